@@ -1,0 +1,78 @@
+//! The command line: one binary, one subcommand per role.
+//!
+//! Only subcommands that do something are listed; later roles (`adapter`, `ingest`, `stats`,
+//! `api`, `alerts`) are added here as they land.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Streams cyber-flagged police crime records into one national aggregate.
+#[derive(Debug, Parser)]
+#[command(name = "cyberflag", version, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file [default: ./cyberflag.toml when present].
+    #[arg(long, global = true, env = "CYBERFLAG_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The role to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The roles.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
+    Migrate,
+    /// Manage the Kafka topics cyberflag uses.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// Inspect the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `cyberflag topics …`
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Create the raw and dead-letter topics with their partition counts (safe to repeat).
+    Create,
+    /// List cyberflag's topics with their partition counts as the broker reports them.
+    List,
+}
+
+/// `cyberflag config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration as TOML, with secrets redacted.
+    Show,
+    /// List every configuration key with its environment variable and default.
+    Keys,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_says_what_it_does_in_one_line() {
+        fn walk(command: &clap::Command, path: &str) {
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+                assert!(!about.trim().is_empty(), "`{path}` has no one-line description");
+                assert!(!about.contains('\n'), "`{path}` description is not one line");
+                walk(sub, &path);
+            }
+        }
+        walk(&Cli::command(), "cyberflag");
+    }
+}

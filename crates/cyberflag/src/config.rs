@@ -1,0 +1,505 @@
+//! Typed configuration: built-in defaults, then a TOML file, then `CYBERFLAG_*` variables.
+//!
+//! Every key lives in a section (`[kafka]`, `[clickhouse]`, `[log]`), and every key can be set
+//! from the environment as `CYBERFLAG_<SECTION>_<KEY>` in upper case, for example
+//! `CYBERFLAG_KAFKA_RAW_TOPIC`. Section names never contain `_`, so the first `_` after the
+//! prefix is the section separator. Unknown keys, in the file or in the environment, are
+//! rejected at start-up: a misspelt variable must not silently leave a default in force.
+//!
+//! The file is `--config FILE` (or `CYBERFLAG_CONFIG`) when given, and otherwise
+//! `./cyberflag.toml` when it exists (`cargo xtask stack up` writes one for development).
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The environment variable prefix of every configuration key.
+pub const ENV_PREFIX: &str = "CYBERFLAG_";
+
+/// Variables with the prefix that are not configuration keys (they choose the file or the log
+/// filter before configuration is read).
+pub const META_ENV_VARS: &[&str] = &["CYBERFLAG_CONFIG", "CYBERFLAG_LOG"];
+
+/// The file read when no `--config` is given, if it exists in the working directory.
+pub const DEFAULT_FILE: &str = "cyberflag.toml";
+
+/// The whole configuration of every role.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The Kafka (or Kafka-compatible) broker and the topics cyberflag uses.
+    pub kafka: KafkaConfig,
+    /// The ClickHouse server that stores records and answers statistics.
+    pub clickhouse: ClickHouseConfig,
+    /// Log output.
+    pub log: LogConfig,
+}
+
+/// `[kafka]`: where records travel between roles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers, comma-separated `host:port`.
+    pub brokers: String,
+    /// Topic the force adapters publish raw records to.
+    pub raw_topic: String,
+    /// Topic every rejected record goes to, with its reason.
+    pub dlq_topic: String,
+    /// Partitions of the raw topic; the unit of parallelism of `ingest`.
+    pub raw_partitions: i32,
+    /// Partitions of the dead-letter topic.
+    pub dlq_partitions: i32,
+    /// Replication factor for created topics (1 on a single broker, 3 in production).
+    pub replication_factor: i32,
+    /// `security.protocol` for every client: `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    pub security_protocol: String,
+    /// CA certificate file for TLS to the brokers (empty: the system store).
+    pub ssl_ca_location: String,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            raw_topic: "cyberflag.raw.v1".into(),
+            dlq_topic: "cyberflag.dlq.v1".into(),
+            raw_partitions: 12,
+            dlq_partitions: 3,
+            replication_factor: 1,
+            security_protocol: "plaintext".into(),
+            ssl_ca_location: String::new(),
+        }
+    }
+}
+
+/// `[clickhouse]`: the store.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseConfig {
+    /// HTTP endpoint of the server.
+    pub url: String,
+    /// Database holding cyberflag's tables; created by `cyberflag migrate`.
+    pub database: String,
+    /// User name.
+    pub user: String,
+    /// Password (secret: never logged, redacted by `cyberflag config show`).
+    pub password: String,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8123".into(),
+            database: "cyberflag".into(),
+            user: "default".into(),
+            password: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClickHouseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("password", &redact(&self.password))
+            .finish()
+    }
+}
+
+/// `[log]`: diagnostics on standard error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `cyberflag=debug,info`; `CYBERFLAG_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An explicitly named file does not exist.
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A key is unknown, a value has the wrong type, or the file is not TOML.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// A `CYBERFLAG_*` variable names no key.
+    #[error("unknown environment variable {name}{hint}")]
+    UnknownVariable {
+        /// The variable.
+        name: String,
+        /// ", did you mean …?" when a key is close.
+        hint: String,
+    },
+    /// A variable's value does not have its key's type.
+    #[error("{name}={value:?}: expected {expected}")]
+    VariableType {
+        /// The variable.
+        name: String,
+        /// Its value (never a secret: secrets are strings and strings always parse).
+        value: String,
+        /// The type of the key.
+        expected: &'static str,
+    },
+    /// A value is well-typed but unusable.
+    #[error("invalid configuration: {key}: {message}")]
+    Value {
+        /// The dotted key, e.g. `kafka.raw_partitions`.
+        key: &'static str,
+        /// What is wrong and what would be right.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `./cyberflag.toml` if present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Config::load`], with the environment given explicitly.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_FILE));
+            }
+            None => {}
+        }
+        let overrides = environment_overrides(env)?;
+        let config: Config =
+            figment.merge(Serialized::defaults(overrides)).extract().map_err(Box::new)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Rejects values that are well-typed but cannot work, so the process fails at start-up.
+    fn check(&self) -> Result<(), ConfigError> {
+        let positive = |key, value: i32| {
+            if value >= 1 {
+                Ok(())
+            } else {
+                Err(ConfigError::Value { key, message: format!("must be at least 1, got {value}") })
+            }
+        };
+        positive("kafka.raw_partitions", self.kafka.raw_partitions)?;
+        positive("kafka.dlq_partitions", self.kafka.dlq_partitions)?;
+        positive("kafka.replication_factor", self.kafka.replication_factor)?;
+        let non_empty = |key, value: &str| {
+            if value.trim().is_empty() {
+                Err(ConfigError::Value { key, message: "must not be empty".into() })
+            } else {
+                Ok(())
+            }
+        };
+        non_empty("kafka.brokers", &self.kafka.brokers)?;
+        non_empty("kafka.raw_topic", &self.kafka.raw_topic)?;
+        non_empty("kafka.dlq_topic", &self.kafka.dlq_topic)?;
+        non_empty("clickhouse.url", &self.clickhouse.url)?;
+        if self.kafka.raw_topic == self.kafka.dlq_topic {
+            return Err(ConfigError::Value {
+                key: "kafka.dlq_topic",
+                message: "must differ from kafka.raw_topic".into(),
+            });
+        }
+        let database_ok = !self.clickhouse.database.is_empty()
+            && self.clickhouse.database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !database_ok {
+            return Err(ConfigError::Value {
+                key: "clickhouse.database",
+                message: format!(
+                    "{:?} is not a plain identifier (letters, digits and _ only)",
+                    self.clickhouse.database
+                ),
+            });
+        }
+        if !matches!(
+            self.kafka.security_protocol.as_str(),
+            "plaintext" | "ssl" | "sasl_plaintext" | "sasl_ssl"
+        ) {
+            return Err(ConfigError::Value {
+                key: "kafka.security_protocol",
+                message: format!(
+                    "{:?} is not one of plaintext, ssl, sasl_plaintext, sasl_ssl",
+                    self.kafka.security_protocol
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML with secrets replaced by `<redacted>`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.clickhouse.password = redact(&self.clickhouse.password).into();
+        toml::to_string_pretty(&shown).unwrap_or_else(|error| format!("# unprintable: {error}"))
+    }
+
+    /// The Kafka client settings every role shares.
+    pub fn kafka_client(&self) -> bus::ClientSettings {
+        bus::ClientSettings {
+            brokers: self.kafka.brokers.clone(),
+            security_protocol: self.kafka.security_protocol.clone(),
+            ssl_ca_location: Some(self.kafka.ssl_ca_location.clone()).filter(|s| !s.is_empty()),
+        }
+    }
+
+    /// The ClickHouse connection settings.
+    pub fn warehouse(&self) -> warehouse::Settings {
+        warehouse::Settings {
+            url: self.clickhouse.url.clone(),
+            database: self.clickhouse.database.clone(),
+            user: self.clickhouse.user.clone(),
+            password: self.clickhouse.password.clone(),
+        }
+    }
+}
+
+/// Turns `CYBERFLAG_*` variables into a table of overrides, typed by the key's default: a
+/// string key takes the value verbatim (so a numeric password stays a string), a number or
+/// boolean key must parse as one.
+fn environment_overrides(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<toml::Table, ConfigError> {
+    let keys = keys();
+    let mut overrides = toml::Table::new();
+    for (name, value) in env {
+        if !name.starts_with(ENV_PREFIX) || META_ENV_VARS.contains(&name.as_str()) {
+            continue;
+        }
+        let Some(key) = keys.iter().find(|key| key.env == name) else {
+            let hint = closest_key(&keys, &name)
+                .map(|key| format!(", did you mean {key}?"))
+                .unwrap_or_default();
+            return Err(ConfigError::UnknownVariable { name, hint });
+        };
+        let typed = match &key.default_value {
+            toml::Value::String(_) => toml::Value::String(value),
+            toml::Value::Integer(_) => match value.trim().parse() {
+                Ok(number) => toml::Value::Integer(number),
+                Err(_) => {
+                    return Err(ConfigError::VariableType { name, value, expected: "an integer" });
+                }
+            },
+            toml::Value::Boolean(_) => match value.trim() {
+                "true" | "1" => toml::Value::Boolean(true),
+                "false" | "0" => toml::Value::Boolean(false),
+                _ => {
+                    return Err(ConfigError::VariableType {
+                        name,
+                        value,
+                        expected: "true or false",
+                    });
+                }
+            },
+            other => other.clone(),
+        };
+        let (section, field) = key.path.split_once('.').unwrap_or((key.path.as_str(), ""));
+        if let toml::Value::Table(table) = overrides
+            .entry(section.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        {
+            table.insert(field.to_owned(), typed);
+        }
+    }
+    Ok(overrides)
+}
+
+/// The known variable sharing the longest prefix with a misspelt one.
+fn closest_key(keys: &[Key], name: &str) -> Option<String> {
+    let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    keys.iter()
+        .map(|key| (common(&key.env, name), &key.env))
+        .filter(|(length, _)| *length > ENV_PREFIX.len() + 3)
+        .max_by_key(|(length, _)| *length)
+        .map(|(_, env)| env.clone())
+}
+
+fn redact(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "<redacted>" }
+}
+
+/// One configuration key: its dotted path and its environment variable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    /// `section.key`, as written in the TOML file.
+    pub path: String,
+    /// `CYBERFLAG_SECTION_KEY`.
+    pub env: String,
+    /// The default, as TOML.
+    pub default: String,
+    /// The default value, whose type is the key's type.
+    pub default_value: toml::Value,
+}
+
+/// Every configuration key, derived from the defaults so the list can never drift from the type.
+pub fn keys() -> Vec<Key> {
+    let mut keys = Vec::new();
+    let Ok(toml::Value::Table(root)) = toml::Value::try_from(Config::default()) else {
+        return keys;
+    };
+    for (section, value) in root {
+        let toml::Value::Table(fields) = value else { continue };
+        for (field, default) in fields {
+            keys.push(Key {
+                path: format!("{section}.{field}"),
+                env: format!("{ENV_PREFIX}{}_{}", section.to_uppercase(), field.to_uppercase()),
+                default: default.to_string(),
+                default_value: default,
+            });
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads the configuration inside a figment jail: a private working directory and an
+    /// environment that is restored afterwards, so tests cannot see each other's variables.
+    fn load_in_jail(
+        env: &[(&str, &str)],
+        file: Option<&str>,
+        check: impl FnOnce(Result<Config, ConfigError>),
+    ) {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            for (key, value) in env {
+                jail.set_env(key, value);
+            }
+            if let Some(text) = file {
+                jail.create_file(DEFAULT_FILE, text)?;
+            }
+            check(Config::load(None));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_match_the_documented_stack() {
+        load_in_jail(&[], None, |config| {
+            let config = config.unwrap();
+            assert_eq!(config, Config::default());
+            assert_eq!(config.kafka.brokers, "127.0.0.1:9092");
+            assert_eq!(config.clickhouse.url, "http://127.0.0.1:8123");
+            assert_eq!(config.clickhouse.database, "cyberflag");
+            assert_eq!(config.kafka.raw_topic, "cyberflag.raw.v1");
+            assert_eq!(config.kafka.dlq_topic, "cyberflag.dlq.v1");
+        });
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let file = "[kafka]\nraw_topic = \"from-file\"\nbrokers = \"file:9092\"\n";
+        load_in_jail(&[("CYBERFLAG_KAFKA_RAW_TOPIC", "from-env")], Some(file), |config| {
+            let config = config.unwrap();
+            assert_eq!(config.kafka.raw_topic, "from-env");
+            assert_eq!(config.kafka.brokers, "file:9092");
+            assert_eq!(config.kafka.dlq_topic, "cyberflag.dlq.v1");
+        });
+    }
+
+    #[test]
+    fn numeric_looking_secrets_stay_strings() {
+        load_in_jail(&[("CYBERFLAG_CLICKHOUSE_PASSWORD", "123456")], None, |config| {
+            assert_eq!(config.unwrap().clickhouse.password, "123456");
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        load_in_jail(&[("CYBERFLAG_KAFKA_BORKERS", "x:1")], None, |config| {
+            let message = config.unwrap_err().to_string();
+            assert!(message.contains("CYBERFLAG_KAFKA_BORKERS"), "{message}");
+            assert!(message.contains("did you mean CYBERFLAG_KAFKA_BROKERS"), "{message}");
+        });
+        load_in_jail(&[], Some("[clickhouse]\ndatabse = \"x\"\n"), |config| {
+            let message = config.unwrap_err().to_string();
+            assert!(message.contains("databse"), "{message}");
+        });
+        load_in_jail(&[("CYBERFLAG_NOSUCHSECTION_KEY", "1")], None, |config| {
+            assert!(config.is_err());
+        });
+    }
+
+    #[test]
+    fn unusable_values_fail_fast() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("CYBERFLAG_KAFKA_RAW_PARTITIONS", "0", "kafka.raw_partitions"),
+            ("CYBERFLAG_KAFKA_BROKERS", " ", "kafka.brokers"),
+            ("CYBERFLAG_KAFKA_DLQ_TOPIC", "cyberflag.raw.v1", "kafka.dlq_topic"),
+            ("CYBERFLAG_CLICKHOUSE_DATABASE", "x; DROP", "clickhouse.database"),
+            ("CYBERFLAG_KAFKA_SECURITY_PROTOCOL", "tls", "kafka.security_protocol"),
+        ];
+        for (var, value, key) in cases {
+            load_in_jail(&[(var, value)], None, |config| {
+                let message = config.unwrap_err().to_string();
+                assert!(message.contains(key), "{var}={value}: {message}");
+            });
+        }
+        load_in_jail(&[("CYBERFLAG_KAFKA_RAW_PARTITIONS", "many")], None, |config| {
+            assert!(config.is_err());
+        });
+    }
+
+    #[test]
+    fn meta_variables_are_not_configuration_keys() {
+        load_in_jail(&[("CYBERFLAG_LOG", "debug")], None, |config| {
+            assert!(config.is_ok());
+        });
+    }
+
+    #[test]
+    fn an_explicit_missing_file_is_an_error() {
+        let error = Config::load(Some(Path::new("/nonexistent/cyberflag.toml"))).unwrap_err();
+        assert!(matches!(error, ConfigError::MissingFile(_)));
+    }
+
+    #[test]
+    fn every_key_has_an_environment_variable_that_round_trips() {
+        let keys = keys();
+        assert!(keys.len() >= 12);
+        for key in &keys {
+            assert!(key.env.starts_with(ENV_PREFIX));
+            let (section, field) = key.path.split_once('.').unwrap();
+            assert!(!section.contains('_'), "section names must not contain _: {section}");
+            assert_eq!(key.env, format!("CYBERFLAG_{}_{}", section, field).to_uppercase());
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut config = Config::default();
+        config.clickhouse.password = "hunter2-secret".into();
+        assert!(!config.to_redacted_toml().contains("hunter2-secret"));
+        assert!(!format!("{config:?}").contains("hunter2-secret"));
+    }
+}

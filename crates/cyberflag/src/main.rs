@@ -1,0 +1,127 @@
+//! `cyberflag`: the single binary; each subcommand is one role of the pipeline.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use cyberflag::cli::{Cli, Command, ConfigCommand, TopicsCommand};
+use cyberflag::config::{self, Config, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            eprintln!("hint: `cyberflag config keys` lists every key and its CYBERFLAG_* variable");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter = std::env::var("CYBERFLAG_LOG")
+        .ok()
+        .and_then(|value| EnvFilter::try_new(value).ok())
+        .or_else(|| EnvFilter::try_new(&config.log.level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => migrate(&config).await,
+        Command::Topics(TopicsCommand::Create) => topics_create(&config).await,
+        Command::Topics(TopicsCommand::List) => topics_list(&config).await,
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", config.to_redacted_toml());
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Keys) => {
+            for key in config::keys() {
+                println!("{:<32} {:<42} {}", key.path, key.env, key.default);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let warehouse = warehouse::Warehouse::new(&config.warehouse());
+    let report = warehouse.migrate().await.with_context(|| {
+        format!(
+            "migrating ClickHouse database {:?} at {}",
+            config.clickhouse.database, config.clickhouse.url
+        )
+    })?;
+    for migration in &report.applied {
+        println!("applied   {migration}");
+    }
+    println!(
+        "database {} is at schema version {} ({} migration(s) applied now, {} already present)",
+        config.clickhouse.database,
+        report.version,
+        report.applied.len(),
+        report.already_applied
+    );
+    Ok(())
+}
+
+fn topic_specs(config: &Config) -> Vec<bus::TopicSpec> {
+    vec![
+        bus::TopicSpec {
+            name: config.kafka.raw_topic.clone(),
+            partitions: config.kafka.raw_partitions,
+            replication_factor: config.kafka.replication_factor,
+        },
+        bus::TopicSpec {
+            name: config.kafka.dlq_topic.clone(),
+            partitions: config.kafka.dlq_partitions,
+            replication_factor: config.kafka.replication_factor,
+        },
+    ]
+}
+
+async fn topics_create(config: &Config) -> anyhow::Result<()> {
+    let specs = topic_specs(config);
+    let outcomes = bus::create_topics(&config.kafka_client(), &specs)
+        .await
+        .with_context(|| format!("creating topics on {}", config.kafka.brokers))?;
+    for outcome in outcomes {
+        println!("{outcome}");
+    }
+    Ok(())
+}
+
+async fn topics_list(config: &Config) -> anyhow::Result<()> {
+    let names: Vec<String> = topic_specs(config).into_iter().map(|spec| spec.name).collect();
+    let found = bus::describe_topics(&config.kafka_client(), &names)
+        .with_context(|| format!("reading topic metadata from {}", config.kafka.brokers))?;
+    for name in &names {
+        match found.get(name) {
+            Some(partitions) => println!("{name}\t{partitions} partition(s)"),
+            None => println!("{name}\tmissing (run `cyberflag topics create`)"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! ClickHouse storage for cyberflag, through the `clickhouse` crate.
+//!
+//! This crate owns the schema (versioned migrations under `deploy/clickhouse/migrations/`,
+//! embedded at build time) and, as the pipeline grows, the row types and queries. Every
+//! statement it sends must run on ClickHouse 18.16 (the local and CI server) and on a current
+//! release (production): no `DateTime64`, `Map`, `LowCardinality`, query parameters or settings
+//! newer than 2018, and the client is built with `with_validation(false)` because 18.16 rejects
+//! the crate's schema-validation queries.
+
+mod migrations;
+
+pub use migrations::{MIGRATIONS, Migration, MigrationReport};
+
+/// Where the server is and who we are.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// HTTP endpoint, e.g. `http://127.0.0.1:8123`.
+    pub url: String,
+    /// Database holding cyberflag's tables.
+    pub database: String,
+    /// User name.
+    pub user: String,
+    /// Password (never logged).
+    pub password: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A handle on cyberflag's ClickHouse database.
+#[derive(Clone)]
+pub struct Warehouse {
+    /// Client bound to the database.
+    client: clickhouse::Client,
+    /// Client bound to no database, for `CREATE DATABASE`.
+    server: clickhouse::Client,
+    database: String,
+}
+
+impl std::fmt::Debug for Warehouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Warehouse").field("database", &self.database).finish_non_exhaustive()
+    }
+}
+
+impl Warehouse {
+    /// A handle; no connection is made until the first query.
+    pub fn new(settings: &Settings) -> Self {
+        let server = clickhouse::Client::default()
+            .with_url(&settings.url)
+            .with_user(&settings.user)
+            .with_password(&settings.password)
+            // ClickHouse 18.16 rejects the validation queries (DESCRIBE with new settings,
+            // RowBinaryWithNamesAndTypes); row types are checked by our schema tests instead.
+            .with_validation(false);
+        let client = server.clone().with_database(&settings.database);
+        Self { client, server, database: settings.database.clone() }
+    }
+
+    /// The database name.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The client bound to the database.
+    pub fn client(&self) -> &clickhouse::Client {
+        &self.client
+    }
+
+    /// Checks that the server answers.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.server.query("SELECT 1").fetch_one::<u8>().await.map(drop).map_err(Error::from)
+    }
+
+    /// Drops the whole database (tests and `xtask` only; never called by a role).
+    pub async fn drop_database(&self) -> Result<(), Error> {
+        let sql = format!("DROP DATABASE IF EXISTS {}", quote_identifier(&self.database));
+        self.server.query(&sql).execute().await.map_err(Error::from)
+    }
+}
+
+/// Quotes an identifier with backticks; the configuration already restricts database names to
+/// letters, digits and `_`, so this is defence in depth rather than the only guard.
+pub(crate) fn quote_identifier(name: &str) -> String {
+    format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+}
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server could not be reached or answered with an error.
+    #[error("ClickHouse: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    /// An applied migration differs from the one this binary carries.
+    #[error(
+        "migration {version} ({name}) was applied with checksum {applied} but this build carries \
+         {expected}: migrations are immutable once applied, add a new one instead"
+    )]
+    MigrationChanged {
+        /// Migration version.
+        version: u32,
+        /// Migration name.
+        name: String,
+        /// Checksum recorded in the database.
+        applied: String,
+        /// Checksum of the embedded migration.
+        expected: String,
+    },
+    /// The database was migrated by a newer build.
+    #[error(
+        "database is at schema version {found} but this build knows only up to {known}: \
+         upgrade cyberflag"
+    )]
+    SchemaTooNew {
+        /// Highest version recorded in the database.
+        found: u32,
+        /// Highest version this build carries.
+        known: u32,
+    },
+}
+
+impl Error {
+    /// Whether retrying the same operation later may succeed (server down, overloaded, timeout).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::ClickHouse(error) => match error {
+                clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut => true,
+                clickhouse::error::Error::BadResponse(message) => {
+                    // 252 too many parts, 159 timeout, 202 too many simultaneous queries,
+                    // 209/210 socket timeout / network error, 241 memory limit.
+                    ["Code: 252", "Code: 159", "Code: 202", "Code: 209", "Code: 210", "Code: 241"]
+                        .iter()
+                        .any(|code| message.contains(code))
+                }
+                _ => false,
+            },
+            Self::MigrationChanged { .. } | Self::SchemaTooNew { .. } => false,
+        }
+    }
+}

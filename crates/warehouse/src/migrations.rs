@@ -1,0 +1,225 @@
+//! Versioned, immutable schema migrations, applied in order and recorded in `schema_migrations`.
+//!
+//! Each migration is a `.sql` file under `deploy/clickhouse/migrations/`, named
+//! `NNNN_description.sql`, embedded here at build time. Statements are separated by a `;` at the
+//! end of a line, because the HTTP interface takes one statement per request. Every statement is
+//! idempotent (`IF NOT EXISTS`), so a migration interrupted half-way is simply applied again.
+//! A migration that was applied and then edited is refused by checksum: the fix is a new file.
+
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Warehouse, quote_identifier};
+
+/// One schema migration.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Monotonic version, from the file name.
+    pub version: u32,
+    /// Short description, from the file name.
+    pub name: &'static str,
+    /// The SQL text.
+    pub sql: &'static str,
+}
+
+macro_rules! migration {
+    ($version:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../deploy/clickhouse/migrations/",
+                $name,
+                ".sql"
+            )),
+        }
+    };
+}
+
+/// Every migration, in order. A test checks this list against the files on disk.
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_crime_versions")];
+
+impl Migration {
+    /// SHA-256 of the SQL text, hex.
+    pub fn checksum(&self) -> String {
+        Sha256::digest(self.sql.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// The statements, without comments, in order.
+    pub fn statements(&self) -> Vec<String> {
+        split_statements(self.sql)
+    }
+}
+
+impl std::fmt::Display for Migration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.version, self.name)
+    }
+}
+
+/// What `migrate` did.
+#[derive(Debug, Clone, Default)]
+pub struct MigrationReport {
+    /// Migrations applied by this run.
+    pub applied: Vec<String>,
+    /// Migrations that were already in place.
+    pub already_applied: usize,
+    /// Schema version after the run.
+    pub version: u32,
+}
+
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct AppliedRow {
+    version: u32,
+    name: String,
+    checksum: String,
+}
+
+const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
+     (version UInt32, name String, checksum String, applied_at DateTime) \
+     ENGINE = MergeTree ORDER BY version";
+
+impl Warehouse {
+    /// Creates the database if needed and applies every migration not yet applied.
+    pub async fn migrate(&self) -> Result<MigrationReport, Error> {
+        let create_database =
+            format!("CREATE DATABASE IF NOT EXISTS {}", quote_identifier(&self.database));
+        self.server.query(&create_database).execute().await?;
+        self.client.query(CREATE_LEDGER).execute().await?;
+
+        let applied = self.applied_migrations().await?;
+        let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+        if let Some(found) = applied.iter().map(|row| row.version).max().filter(|v| *v > known) {
+            return Err(Error::SchemaTooNew { found, known });
+        }
+
+        let mut report = MigrationReport::default();
+        for migration in MIGRATIONS {
+            let expected = migration.checksum();
+            let recorded: Vec<&AppliedRow> =
+                applied.iter().filter(|row| row.version == migration.version).collect();
+            if !recorded.is_empty() {
+                if let Some(row) = recorded.iter().find(|row| row.checksum != expected) {
+                    return Err(Error::MigrationChanged {
+                        version: row.version,
+                        name: row.name.clone(),
+                        applied: row.checksum.clone(),
+                        expected,
+                    });
+                }
+                report.already_applied += 1;
+                continue;
+            }
+            for statement in migration.statements() {
+                self.client.query(&statement).execute().await?;
+            }
+            // Values are our own constants (digits and hex), so inlining them is safe; 18.16
+            // has no server-side query parameters.
+            let record = format!(
+                "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+                 VALUES ({}, '{}', '{}', now())",
+                migration.version, migration.name, expected
+            );
+            self.client.query(&record).execute().await?;
+            tracing::info!(version = migration.version, name = migration.name, "applied migration");
+            report.applied.push(migration.to_string());
+        }
+        report.version = self.schema_version().await?;
+        Ok(report)
+    }
+
+    /// The highest applied migration version (0 for an empty database).
+    pub async fn schema_version(&self) -> Result<u32, Error> {
+        Ok(self.applied_migrations().await?.iter().map(|row| row.version).max().unwrap_or(0))
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<AppliedRow>, Error> {
+        // Two concurrent `migrate` runs may both record a version; every row must agree.
+        Ok(self
+            .client
+            .query("SELECT ?fields FROM schema_migrations ORDER BY version")
+            .fetch_all::<AppliedRow>()
+            .await?)
+    }
+}
+
+/// Splits a migration into statements: drops `--` comment lines and cuts at a `;` that ends a
+/// line. Migrations are our own files, so this deliberately small grammar is enough; a test
+/// checks every shipped migration splits into non-empty statements.
+fn split_statements(sql: &str) -> Vec<String> {
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("--") || trimmed.is_empty() {
+            continue;
+        }
+        if let Some(body) = trimmed.strip_suffix(';') {
+            current.push_str(body);
+            statements.push(std::mem::take(&mut current).trim().to_owned());
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    if !current.trim().is_empty() {
+        statements.push(current.trim().to_owned());
+    }
+    statements
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order_and_match_the_files_on_disk() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/clickhouse/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let embedded: Vec<String> = MIGRATIONS.iter().map(|m| format!("{}.sql", m.name)).collect();
+        assert_eq!(files, embedded, "every migration file must be listed in MIGRATIONS");
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version as usize, index + 1);
+            assert!(migration.name.starts_with(&format!("{:04}_", migration.version)));
+        }
+    }
+
+    #[test]
+    fn every_statement_is_idempotent_and_non_empty() {
+        for migration in MIGRATIONS {
+            let statements = migration.statements();
+            assert!(!statements.is_empty(), "{migration} has no statement");
+            for statement in statements {
+                assert!(!statement.is_empty());
+                assert!(!statement.contains(';'), "{migration}: unsplit statement {statement}");
+                let upper = statement.to_uppercase();
+                if upper.starts_with("CREATE") {
+                    assert!(upper.contains("IF NOT EXISTS"), "{migration}: {statement}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn statements_split_at_line_end_semicolons_and_skip_comments() {
+        let sql = "-- a comment; not a statement\nCREATE TABLE IF NOT EXISTS a\n(x UInt8)\nENGINE = Log;\n\nCREATE TABLE IF NOT EXISTS b (y String) ENGINE = Log;\n";
+        assert_eq!(
+            split_statements(sql),
+            vec![
+                "CREATE TABLE IF NOT EXISTS a\n(x UInt8)\nENGINE = Log".to_owned(),
+                "CREATE TABLE IF NOT EXISTS b (y String) ENGINE = Log".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_identifier("cyberflag"), "`cyberflag`");
+        assert_eq!(quote_identifier("a`b"), "`a\\`b`");
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: one binary, one module per flow, against the real local stack.
+//!
+//! `cargo xtask test` starts ClickHouse and the broker first; these tests fail (never skip) when
+//! they are not there. Each test isolates itself by database and topic names, never by
+//! restarting servers, so tests run in parallel against one stack.
+
+mod support;
+
+mod cli;
+mod deploy;
+mod schema;
+mod tidy;
+mod topics;

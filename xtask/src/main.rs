@@ -1,0 +1,118 @@
+//! `cargo xtask`: the project's automation, in Rust so it needs nothing but cargo.
+//!
+//! - `stack up|down|status`: install (once, cached) and run the local ClickHouse and Kafka
+//!   broker on loopback, apply the schema, create the topics, write `./cyberflag.toml`;
+//! - `demo`: the main job, end to end, on the local stack;
+//! - `test`: the one command CI runs: stack, formatting, lints, every test.
+
+mod stack;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "cyberflag's project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Manage the local ClickHouse and Kafka broker (loopback only, state under .stack/).
+    #[command(subcommand)]
+    Stack(StackCommand),
+    /// Run the whole system on the local stack and print where to look.
+    Demo,
+    /// The full check CI runs: stack up, fmt, clippy -D warnings, every test.
+    Test,
+}
+
+#[derive(Debug, Subcommand)]
+enum StackCommand {
+    /// Install what is missing, start what is not running, apply schema and topics.
+    Up {
+        /// Keep the broker's data in SQLite under .stack/ so it survives a broker restart
+        /// (about 15x slower than the default in-memory store).
+        #[arg(long)]
+        durable: bool,
+    },
+    /// Stop the servers this project started (and nothing else).
+    Down,
+    /// Show what is installed and running.
+    Status,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let root = project_root();
+    match cli.command {
+        Task::Stack(StackCommand::Up { durable }) => stack::up(&root, durable),
+        Task::Stack(StackCommand::Down) => stack::down(&root),
+        Task::Stack(StackCommand::Status) => stack::status(&root),
+        Task::Demo => demo(&root),
+        Task::Test => test(&root),
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Runs a command in `dir`, echoing it, and fails with its exit status.
+fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .with_context(|| format!("cannot run {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The debug `cyberflag` binary, built if needed.
+fn cyberflag_binary(root: &Path) -> anyhow::Result<PathBuf> {
+    run(root, "cargo", &["build", "--quiet", "--package", "cyberflag", "--bin", "cyberflag"])?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    Ok(target.join("debug").join("cyberflag"))
+}
+
+fn demo(root: &Path) -> anyhow::Result<()> {
+    stack::up(root, false)?;
+    let cyberflag = cyberflag_binary(root)?;
+    let cyberflag = cyberflag.to_string_lossy();
+    run(root, &cyberflag, &["topics", "list"])?;
+    run(root, &cyberflag, &["config", "show"])?;
+    println!();
+    println!("The local stack is up:");
+    println!("  ClickHouse  http://127.0.0.1:8123  (database cyberflag; try: clickhouse-client)");
+    println!("  Kafka       127.0.0.1:9092        (topics cyberflag.raw.v1, cyberflag.dlq.v1)");
+    println!("  Config      ./cyberflag.toml      (read by every cyberflag command run here)");
+    println!("Stop it with `cargo xtask stack down`.");
+    Ok(())
+}
+
+fn test(root: &Path) -> anyhow::Result<()> {
+    stack::up(root, false)?;
+    run(root, "cargo", &["fmt", "--all", "--check"])?;
+    run(root, "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    // Integration tests run the real binary; build it first so they never run a stale one.
+    cyberflag_binary(root)?;
+    let nextest = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if nextest {
+        run(root, "cargo", &["nextest", "run", "--workspace", "--no-fail-fast"])
+    } else {
+        run(root, "cargo", &["test", "--workspace", "--no-fail-fast"])
+    }
+}

@@ -1,0 +1,334 @@
+//! The local stack: ClickHouse 18.16 (Debian's package) and Tansu 0.6.0 (a Kafka-compatible
+//! broker from crates.io), on loopback, with their state under `.stack/`.
+//!
+//! Idempotent by construction: a server that already answers on its port is reused, never
+//! restarted, and `down` stops only processes whose pid files this project wrote. Installed
+//! binaries are cached outside the work tree (`$XDG_CACHE_HOME/cyberflag` or
+//! `~/.cache/cyberflag`) so that a fresh clone on the same machine reuses them.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::{cyberflag_binary, run};
+
+const CLICKHOUSE_HTTP: &str = "127.0.0.1:8123";
+const CLICKHOUSE_TCP_PORT: u16 = 9000;
+const BROKER: &str = "127.0.0.1:9092";
+const TANSU_VERSION: &str = "0.6.0";
+
+/// Brings the stack up and prepares it for use.
+pub fn up(root: &Path, durable: bool) -> anyhow::Result<()> {
+    let state = root.join(".stack");
+    fs::create_dir_all(&state)?;
+    start_clickhouse(&state)?;
+    start_broker(&state, durable)?;
+    write_dev_config(root)?;
+    let cyberflag = cyberflag_binary(root)?;
+    let cyberflag = cyberflag.to_string_lossy();
+    run(root, &cyberflag, &["migrate"])?;
+    run(root, &cyberflag, &["topics", "create"])?;
+    eprintln!("stack is up: ClickHouse http://{CLICKHOUSE_HTTP}, Kafka {BROKER}");
+    Ok(())
+}
+
+/// Stops what `up` started.
+pub fn down(root: &Path) -> anyhow::Result<()> {
+    let state = root.join(".stack");
+    for (name, binary) in [("broker", "tansu"), ("clickhouse", "clickhouse")] {
+        let pid_file = state.join(format!("{name}.pid"));
+        match stop(&pid_file, binary)? {
+            Some(pid) => eprintln!("stopped {name} (pid {pid})"),
+            None => eprintln!("{name}: not started by this project, left alone"),
+        }
+    }
+    Ok(())
+}
+
+/// Prints what is installed and what answers.
+pub fn status(root: &Path) -> anyhow::Result<()> {
+    let state = root.join(".stack");
+    let show = |what: &str, ok: bool| println!("{what:<40} {}", if ok { "yes" } else { "no" });
+    show("clickhouse-server installed", clickhouse_server().is_some());
+    show(&format!("tansu {TANSU_VERSION} cached"), tansu_binary().is_file());
+    show(&format!("ClickHouse answers on {CLICKHOUSE_HTTP}"), clickhouse_ping());
+    show(&format!("broker listens on {BROKER}"), port_open(BROKER));
+    show("ClickHouse started by this project", running_pid(&state.join("clickhouse.pid")).is_some());
+    show("broker started by this project", running_pid(&state.join("broker.pid")).is_some());
+    Ok(())
+}
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join("cyberflag")
+}
+
+fn tansu_binary() -> PathBuf {
+    cache_dir().join(format!("tansu-{TANSU_VERSION}")).join("bin").join("tansu")
+}
+
+fn clickhouse_server() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/usr/local/bin"].map(PathBuf::from))
+        .map(|dir| dir.join("clickhouse-server"))
+        .find(|candidate| candidate.is_file())
+}
+
+fn start_clickhouse(state: &Path) -> anyhow::Result<()> {
+    if clickhouse_ping() {
+        eprintln!("ClickHouse already answers on {CLICKHOUSE_HTTP}: reusing it");
+        return Ok(());
+    }
+    if port_open(CLICKHOUSE_HTTP) {
+        bail!("port {CLICKHOUSE_HTTP} is taken by something that is not ClickHouse; free it");
+    }
+    let server = match clickhouse_server() {
+        Some(server) => server,
+        None => {
+            eprintln!("installing clickhouse-server from Debian (once)");
+            let apt = |args: &[&str]| -> anyhow::Result<()> {
+                let status = Command::new("apt-get")
+                    .args(args)
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status()
+                    .context("cannot run apt-get (this needs a Debian machine and root)")?;
+                if !status.success() {
+                    bail!("apt-get {} failed ({status})", args.join(" "));
+                }
+                Ok(())
+            };
+            apt(&["update", "-q"])?;
+            apt(&["install", "-y", "-q", "clickhouse-server", "clickhouse-client"])?;
+            clickhouse_server().context("clickhouse-server still missing after apt-get install")?
+        }
+    };
+    let dir = state.join("clickhouse");
+    fs::create_dir_all(dir.join("data"))?;
+    let dir = dir.canonicalize()?;
+    fs::write(dir.join("config.xml"), clickhouse_config(&dir))?;
+    fs::write(dir.join("users.xml"), CLICKHOUSE_USERS)?;
+    let log = fs::File::create(dir.join("stdout.log"))?;
+    let child = Command::new(server)
+        .arg(format!("--config-file={}", dir.join("config.xml").display()))
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("cannot start clickhouse-server")?;
+    fs::write(state.join("clickhouse.pid"), child.id().to_string())?;
+    eprintln!("started ClickHouse (pid {}), waiting for it to answer", child.id());
+    wait_until(Duration::from_secs(90), clickhouse_ping).with_context(|| {
+        format!("ClickHouse did not answer; see {}", dir.join("log").display())
+    })
+}
+
+fn clickhouse_config(dir: &Path) -> String {
+    let dir = dir.display();
+    format!(
+        r#"<?xml version="1.0"?>
+<!-- Written by `cargo xtask stack up`: a private, loopback-only ClickHouse for development. -->
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>{dir}/log/server.log</log>
+        <errorlog>{dir}/log/error.log</errorlog>
+        <size>100M</size>
+        <count>2</count>
+    </logger>
+    <http_port>8123</http_port>
+    <tcp_port>{CLICKHOUSE_TCP_PORT}</tcp_port>
+    <listen_host>127.0.0.1</listen_host>
+    <max_connections>512</max_connections>
+    <keep_alive_timeout>10</keep_alive_timeout>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <uncompressed_cache_size>268435456</uncompressed_cache_size>
+    <mark_cache_size>536870912</mark_cache_size>
+    <path>{dir}/data/</path>
+    <tmp_path>{dir}/data/tmp/</tmp_path>
+    <user_files_path>{dir}/data/user_files/</user_files_path>
+    <format_schema_path>{dir}/data/format_schemas/</format_schema_path>
+    <users_config>users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+</yandex>
+"#
+    )
+}
+
+const CLICKHOUSE_USERS: &str = r#"<?xml version="1.0"?>
+<!-- Written by `cargo xtask stack up`. Development only: `default` has no password and accepts
+     connections from loopback alone. -->
+<yandex>
+    <profiles>
+        <default><max_memory_usage>8000000000</max_memory_usage></default>
+        <readonly><readonly>1</readonly></readonly>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries><errors>0</errors><result_rows>0</result_rows>
+                <read_rows>0</read_rows><execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+"#;
+
+fn start_broker(state: &Path, durable: bool) -> anyhow::Result<()> {
+    if port_open(BROKER) {
+        eprintln!("a broker already listens on {BROKER}: reusing it");
+        return Ok(());
+    }
+    let tansu = tansu_binary();
+    if !tansu.is_file() {
+        let root = cache_dir().join(format!("tansu-{TANSU_VERSION}"));
+        eprintln!(
+            "building tansu {TANSU_VERSION} into {} (once; 17-30 minutes on 2 cores)",
+            root.display()
+        );
+        let status = Command::new("cargo")
+            .args(["install", "tansu", "--version", TANSU_VERSION, "--locked"])
+            .args(["--no-default-features", "--features", "dynostore,libsql", "--root"])
+            .arg(&root)
+            .status()
+            .context("cannot run cargo install")?;
+        if !status.success() || !tansu.is_file() {
+            bail!("cargo install tansu {TANSU_VERSION} failed ({status})");
+        }
+    }
+    let dir = state.join("broker");
+    fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?;
+    let storage = if durable {
+        format!("sqlite://{}/tansu.db", dir.display())
+    } else {
+        "memory://tansu/".to_owned()
+    };
+    let listener = format!("tcp://{BROKER}");
+    let log = fs::File::create(dir.join("broker.log"))?;
+    let child = Command::new(&tansu)
+        .args(["broker", "--listener-url", &listener, "--advertised-listener-url", &listener])
+        .args(["--storage-engine", &storage])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("cannot start tansu")?;
+    fs::write(state.join("broker.pid"), child.id().to_string())?;
+    eprintln!("started tansu (pid {}, storage {storage})", child.id());
+    wait_until(Duration::from_secs(30), || port_open(BROKER))
+        .with_context(|| format!("broker did not listen; see {}", dir.join("broker.log").display()))
+}
+
+/// Writes `./cyberflag.toml` for development unless one exists (it is never overwritten: a
+/// developer's edits win).
+fn write_dev_config(root: &Path) -> anyhow::Result<()> {
+    let path = root.join("cyberflag.toml");
+    if path.exists() {
+        return Ok(());
+    }
+    fs::write(
+        &path,
+        format!(
+            "# Development configuration written by `cargo xtask stack up` (ignored by git).\n\
+             # Every cyberflag command run from this folder reads it; CYBERFLAG_* variables\n\
+             # override it. `cyberflag config keys` lists every key.\n\n\
+             [kafka]\nbrokers = \"{BROKER}\"\n\n\
+             [clickhouse]\nurl = \"http://{CLICKHOUSE_HTTP}\"\ndatabase = \"cyberflag\"\n"
+        ),
+    )?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+fn port_open(address: &str) -> bool {
+    address
+        .parse::<SocketAddr>()
+        .is_ok_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok())
+}
+
+/// `GET /ping` answers `Ok.` on every ClickHouse version.
+fn clickhouse_ping() -> bool {
+    let Ok(addr) = CLICKHOUSE_HTTP.parse::<SocketAddr>() else { return false };
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream.write_all(b"GET /ping HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.") && response.contains(" 200 ") && response.ends_with("Ok.\n")
+}
+
+fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ready() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bail!("not ready after {} s", limit.as_secs())
+}
+
+/// The pid in `pid_file` if that process is alive.
+fn running_pid(pid_file: &Path) -> Option<u32> {
+    let pid: u32 = fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+/// Stops the process in `pid_file` if it is alive and is `binary` (a recycled pid belonging to
+/// something else is left alone).
+fn stop(pid_file: &Path, binary: &str) -> anyhow::Result<Option<u32>> {
+    let Some(pid) = running_pid(pid_file) else {
+        let _ = fs::remove_file(pid_file);
+        return Ok(None);
+    };
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if !String::from_utf8_lossy(&cmdline).contains(binary) {
+        let _ = fs::remove_file(pid_file);
+        return Ok(None);
+    }
+    let signal = |name: &str| {
+        Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status().map(drop)
+    };
+    signal("TERM")?;
+    let alive = || Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid);
+    if wait_until(Duration::from_secs(20), || !alive()).is_err() {
+        signal("KILL")?;
+    }
+    fs::remove_file(pid_file)?;
+    Ok(Some(pid))
+}
+
+fn is_zombie(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim().starts_with('Z')))
+}
