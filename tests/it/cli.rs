@@ -11,10 +11,16 @@ fn help_lists_each_subcommand_with_a_one_line_description() {
             .find(|line| line.trim_start().starts_with(subcommand))
             .unwrap_or_else(|| panic!("`{subcommand}` missing from --help:\n{help}"));
         let description = line.trim_start()[subcommand.len()..].trim();
-        assert!(!description.is_empty(), "`{subcommand}` has no description:\n{help}");
+        assert!(
+            !description.is_empty(),
+            "`{subcommand}` has no description:\n{help}"
+        );
     }
-    for args in [&["migrate", "--help"][..], &["topics", "create", "--help"], &["config", "keys", "--help"]]
-    {
+    for args in [
+        &["migrate", "--help"][..],
+        &["topics", "create", "--help"],
+        &["config", "keys", "--help"],
+    ] {
         let help = succeed(cyberflag(&[]).args(args));
         let first = help.lines().next().unwrap_or_default();
         assert!(first.len() > 10, "{args:?} --help starts with {first:?}");
@@ -49,7 +55,11 @@ fn config_show_reflects_the_environment_and_hides_secrets() {
 fn config_keys_lists_every_key_with_its_variable() {
     let listed = succeed(cyberflag(&[]).args(["config", "keys"]));
     for key in cyberflag::config::keys() {
-        assert!(listed.contains(&key.env), "{} missing from `config keys`", key.env);
+        assert!(
+            listed.contains(&key.env),
+            "{} missing from `config keys`",
+            key.env
+        );
     }
 }
 
@@ -61,5 +71,8 @@ fn a_server_that_is_down_gives_an_actionable_error() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("http://127.0.0.1:1"), "the error names the server: {stderr}");
+    assert!(
+        stderr.contains("http://127.0.0.1:1"),
+        "the error names the server: {stderr}"
+    );
 }

@@ -8,9 +8,15 @@ use std::collections::BTreeSet;
 use crate::support::root;
 
 fn known_variables() -> BTreeSet<String> {
-    let mut known: BTreeSet<String> =
-        cyberflag::config::keys().into_iter().map(|key| key.env).collect();
-    known.extend(cyberflag::config::META_ENV_VARS.iter().map(|v| v.to_string()));
+    let mut known: BTreeSet<String> = cyberflag::config::keys()
+        .into_iter()
+        .map(|key| key.env)
+        .collect();
+    known.extend(
+        cyberflag::config::META_ENV_VARS
+            .iter()
+            .map(|v| v.to_string()),
+    );
     known
 }
 
@@ -26,9 +32,10 @@ fn compose() -> serde_yaml::Value {
 /// `environment:` as a map or a list of `KEY=value`.
 fn environment(service: &serde_yaml::Value) -> Vec<String> {
     match service.get("environment") {
-        Some(serde_yaml::Value::Mapping(map)) => {
-            map.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect()
-        }
+        Some(serde_yaml::Value::Mapping(map)) => map
+            .keys()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .collect(),
         Some(serde_yaml::Value::Sequence(list)) => list
             .iter()
             .filter_map(|item| item.as_str())
@@ -41,40 +48,74 @@ fn environment(service: &serde_yaml::Value) -> Vec<String> {
 #[test]
 fn compose_sets_only_variables_the_binary_knows() {
     let compose = compose();
-    let services = compose.get("services").and_then(|s| s.as_mapping()).expect("services");
+    let services = compose
+        .get("services")
+        .and_then(|s| s.as_mapping())
+        .expect("services");
     let known = known_variables();
     let mut checked = 0;
     for (name, service) in services {
         for variable in environment(service) {
             if variable.starts_with("CYBERFLAG_") {
-                assert!(known.contains(&variable), "service {name:?} sets unknown {variable}");
+                assert!(
+                    known.contains(&variable),
+                    "service {name:?} sets unknown {variable}"
+                );
                 checked += 1;
             }
         }
     }
-    assert!(checked >= 4, "the cyberflag roles are configured through CYBERFLAG_* variables");
+    assert!(
+        checked >= 4,
+        "the cyberflag roles are configured through CYBERFLAG_* variables"
+    );
 }
 
 #[test]
 fn compose_pins_images_binds_loopback_and_has_healthchecks() {
     let compose = compose();
-    let services = compose.get("services").and_then(|s| s.as_mapping()).unwrap();
+    let services = compose
+        .get("services")
+        .and_then(|s| s.as_mapping())
+        .unwrap();
     for (name, service) in services {
         if let Some(image) = service.get("image").and_then(|i| i.as_str()) {
             let tag = image.rsplit_once(':').map(|(_, tag)| tag).unwrap_or("");
-            assert!(!tag.is_empty() && tag != "latest", "{name:?}: image {image} is not pinned");
+            assert!(
+                !tag.is_empty() && tag != "latest",
+                "{name:?}: image {image} is not pinned"
+            );
         } else {
-            assert!(service.get("build").is_some(), "{name:?} has neither image nor build");
+            assert!(
+                service.get("build").is_some(),
+                "{name:?} has neither image nor build"
+            );
         }
-        for port in service.get("ports").and_then(|p| p.as_sequence()).into_iter().flatten() {
+        for port in service
+            .get("ports")
+            .and_then(|p| p.as_sequence())
+            .into_iter()
+            .flatten()
+        {
             let port = port.as_str().unwrap_or_default();
-            assert!(port.starts_with("127.0.0.1:"), "{name:?} publishes {port} beyond loopback");
+            assert!(
+                port.starts_with("127.0.0.1:"),
+                "{name:?} publishes {port} beyond loopback"
+            );
         }
-        if service.get("command").and_then(|c| c.as_sequence()).is_none_or(|c| {
-            // One-shot jobs (migrate, topics create) exit; they need no healthcheck.
-            !c.iter().any(|a| a.as_str() == Some("migrate") || a.as_str() == Some("create"))
-        }) {
-            assert!(service.get("healthcheck").is_some(), "{name:?} has no healthcheck");
+        if service
+            .get("command")
+            .and_then(|c| c.as_sequence())
+            .is_none_or(|c| {
+                // One-shot jobs (migrate, topics create) exit; they need no healthcheck.
+                !c.iter()
+                    .any(|a| a.as_str() == Some("migrate") || a.as_str() == Some("create"))
+            })
+        {
+            assert!(
+                service.get("healthcheck").is_some(),
+                "{name:?} has no healthcheck"
+            );
         }
     }
 }
@@ -84,7 +125,10 @@ fn the_readme_documents_every_configuration_key() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     for key in cyberflag::config::keys() {
         let row = format!("| `{}` | `{}` |", key.path, key.env);
-        assert!(readme.contains(&row), "README.md lacks the row starting {row}");
+        assert!(
+            readme.contains(&row),
+            "README.md lacks the row starting {row}"
+        );
     }
 }
 
@@ -94,6 +138,13 @@ fn ci_runs_exactly_the_readme_test_command() {
     let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
     let command = "cargo xtask test";
     assert!(readme.contains(command), "README.md names the test command");
-    let last = ci.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default();
-    assert!(last.trim().ends_with(command), ".ci/run ends by running `{command}`: {last}");
+    let last = ci
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        last.trim().ends_with(command),
+        ".ci/run ends by running `{command}`: {last}"
+    );
 }

@@ -21,17 +21,29 @@ async fn migrate_twice_succeeds_and_leaves_the_same_schema() {
             "SELECT table, name, type FROM system.columns WHERE database = '{database}' \
              ORDER BY table, name"
         );
-        warehouse.client().query(&sql).fetch_all::<Column>().await.unwrap()
+        warehouse
+            .client()
+            .query(&sql)
+            .fetch_all::<Column>()
+            .await
+            .unwrap()
     };
     let after_first = schema().await;
-    assert!(after_first.iter().any(|c| c.table == "crime_versions" && c.name == "crime_ref"));
+    assert!(
+        after_first
+            .iter()
+            .any(|c| c.table == "crime_versions" && c.name == "crime_ref")
+    );
     assert!(after_first.iter().any(|c| c.table == "schema_migrations"));
 
     let second = succeed(cyberflag(&vars).arg("migrate"));
     assert!(second.contains("0 migration(s) applied now"), "{second}");
     let after_second = schema().await;
     let render = |columns: &[Column]| -> Vec<String> {
-        columns.iter().map(|c| format!("{}.{} {}", c.table, c.name, c.r#type)).collect()
+        columns
+            .iter()
+            .map(|c| format!("{}.{} {}", c.table, c.name, c.r#type))
+            .collect()
     };
     assert_eq!(render(&after_first), render(&after_second));
     let version = warehouse.schema_version().await.unwrap();
@@ -42,7 +54,11 @@ async fn migrate_twice_succeeds_and_leaves_the_same_schema() {
         .fetch_one()
         .await
         .unwrap();
-    assert_eq!(count as usize, warehouse::MIGRATIONS.len(), "each migration recorded once");
+    assert_eq!(
+        count as usize,
+        warehouse::MIGRATIONS.len(),
+        "each migration recorded once"
+    );
     warehouse.drop_database().await.unwrap();
 }
 

@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The `cyberflag` binary built by `cargo xtask test` (or `cargo build -p cyberflag`).

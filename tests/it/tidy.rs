@@ -33,7 +33,10 @@ fn every_rust_file_starts_with_a_module_doc() {
         })
         .map(|path| path.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a `//!` header: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` header: {missing:#?}"
+    );
 }
 
 #[test]
@@ -44,7 +47,9 @@ fn the_pure_crates_do_not_link_io_crates() {
             std::fs::read_to_string(root().join("crates").join(krate).join("Cargo.toml")).unwrap();
         for forbidden in ["rdkafka", "clickhouse", "tokio", "axum", "reqwest"] {
             assert!(
-                !manifest.lines().any(|line| line.trim_start().starts_with(forbidden)),
+                !manifest
+                    .lines()
+                    .any(|line| line.trim_start().starts_with(forbidden)),
                 "crates/{krate} must not depend on {forbidden}"
             );
         }
@@ -58,14 +63,24 @@ fn only_bus_links_rdkafka_and_only_warehouse_links_clickhouse() {
         let krate = dir.file_name().unwrap().to_string_lossy().into_owned();
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
         let depends = |name: &str| {
-            manifest.lines().any(|line| line.trim_start().starts_with(&format!("{name}.")))
-                || manifest.lines().any(|line| line.trim_start().starts_with(&format!("{name} ")))
+            manifest
+                .lines()
+                .any(|line| line.trim_start().starts_with(&format!("{name}.")))
+                || manifest
+                    .lines()
+                    .any(|line| line.trim_start().starts_with(&format!("{name} ")))
         };
         if krate != "bus" {
-            assert!(!depends("rdkafka"), "crates/{krate} links rdkafka; go through `bus`");
+            assert!(
+                !depends("rdkafka"),
+                "crates/{krate} links rdkafka; go through `bus`"
+            );
         }
         if krate != "warehouse" {
-            assert!(!depends("clickhouse"), "crates/{krate} links clickhouse; go through `warehouse`");
+            assert!(
+                !depends("clickhouse"),
+                "crates/{krate} links clickhouse; go through `warehouse`"
+            );
         }
     }
 }

@@ -59,7 +59,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Runs a command in `dir`, echoing it, and fails with its exit status.
@@ -78,7 +81,18 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
 
 /// The debug `cyberflag` binary, built if needed.
 fn cyberflag_binary(root: &Path) -> anyhow::Result<PathBuf> {
-    run(root, "cargo", &["build", "--quiet", "--package", "cyberflag", "--bin", "cyberflag"])?;
+    run(
+        root,
+        "cargo",
+        &[
+            "build",
+            "--quiet",
+            "--package",
+            "cyberflag",
+            "--bin",
+            "cyberflag",
+        ],
+    )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
@@ -103,7 +117,18 @@ fn demo(root: &Path) -> anyhow::Result<()> {
 fn test(root: &Path) -> anyhow::Result<()> {
     stack::up(root, false)?;
     run(root, "cargo", &["fmt", "--all", "--check"])?;
-    run(root, "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    run(
+        root,
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
     // Integration tests run the real binary; build it first so they never run a stale one.
     cyberflag_binary(root)?;
     let nextest = Command::new("cargo")
@@ -111,7 +136,11 @@ fn test(root: &Path) -> anyhow::Result<()> {
         .output()
         .is_ok_and(|output| output.status.success());
     if nextest {
-        run(root, "cargo", &["nextest", "run", "--workspace", "--no-fail-fast"])
+        run(
+            root,
+            "cargo",
+            &["nextest", "run", "--workspace", "--no-fail-fast"],
+        )
     } else {
         run(root, "cargo", &["test", "--workspace", "--no-fail-fast"])
     }

@@ -9,8 +9,8 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -56,11 +56,23 @@ pub fn status(root: &Path) -> anyhow::Result<()> {
     let state = root.join(".stack");
     let show = |what: &str, ok: bool| println!("{what:<40} {}", if ok { "yes" } else { "no" });
     show("clickhouse-server installed", clickhouse_server().is_some());
-    show(&format!("tansu {TANSU_VERSION} cached"), tansu_binary().is_file());
-    show(&format!("ClickHouse answers on {CLICKHOUSE_HTTP}"), clickhouse_ping());
+    show(
+        &format!("tansu {TANSU_VERSION} cached"),
+        tansu_binary().is_file(),
+    );
+    show(
+        &format!("ClickHouse answers on {CLICKHOUSE_HTTP}"),
+        clickhouse_ping(),
+    );
     show(&format!("broker listens on {BROKER}"), port_open(BROKER));
-    show("ClickHouse started by this project", running_pid(&state.join("clickhouse.pid")).is_some());
-    show("broker started by this project", running_pid(&state.join("broker.pid")).is_some());
+    show(
+        "ClickHouse started by this project",
+        running_pid(&state.join("clickhouse.pid")).is_some(),
+    );
+    show(
+        "broker started by this project",
+        running_pid(&state.join("broker.pid")).is_some(),
+    );
     Ok(())
 }
 
@@ -73,7 +85,10 @@ fn cache_dir() -> PathBuf {
 }
 
 fn tansu_binary() -> PathBuf {
-    cache_dir().join(format!("tansu-{TANSU_VERSION}")).join("bin").join("tansu")
+    cache_dir()
+        .join(format!("tansu-{TANSU_VERSION}"))
+        .join("bin")
+        .join("tansu")
 }
 
 fn clickhouse_server() -> Option<PathBuf> {
@@ -108,7 +123,13 @@ fn start_clickhouse(state: &Path) -> anyhow::Result<()> {
                 Ok(())
             };
             apt(&["update", "-q"])?;
-            apt(&["install", "-y", "-q", "clickhouse-server", "clickhouse-client"])?;
+            apt(&[
+                "install",
+                "-y",
+                "-q",
+                "clickhouse-server",
+                "clickhouse-client",
+            ])?;
             clickhouse_server().context("clickhouse-server still missing after apt-get install")?
         }
     };
@@ -119,7 +140,10 @@ fn start_clickhouse(state: &Path) -> anyhow::Result<()> {
     fs::write(dir.join("users.xml"), CLICKHOUSE_USERS)?;
     let log = fs::File::create(dir.join("stdout.log"))?;
     let child = Command::new(server)
-        .arg(format!("--config-file={}", dir.join("config.xml").display()))
+        .arg(format!(
+            "--config-file={}",
+            dir.join("config.xml").display()
+        ))
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -128,9 +152,15 @@ fn start_clickhouse(state: &Path) -> anyhow::Result<()> {
         .spawn()
         .context("cannot start clickhouse-server")?;
     fs::write(state.join("clickhouse.pid"), child.id().to_string())?;
-    eprintln!("started ClickHouse (pid {}), waiting for it to answer", child.id());
+    eprintln!(
+        "started ClickHouse (pid {}), waiting for it to answer",
+        child.id()
+    );
     wait_until(Duration::from_secs(90), clickhouse_ping).with_context(|| {
-        format!("ClickHouse did not answer; see {}", dir.join("log").display())
+        format!(
+            "ClickHouse did not answer; see {}",
+            dir.join("log").display()
+        )
     })
 }
 
@@ -211,7 +241,12 @@ fn start_broker(state: &Path, durable: bool) -> anyhow::Result<()> {
         );
         let status = Command::new("cargo")
             .args(["install", "tansu", "--version", TANSU_VERSION, "--locked"])
-            .args(["--no-default-features", "--features", "dynostore,libsql", "--root"])
+            .args([
+                "--no-default-features",
+                "--features",
+                "dynostore,libsql",
+                "--root",
+            ])
             .arg(&root)
             .status()
             .context("cannot run cargo install")?;
@@ -230,7 +265,13 @@ fn start_broker(state: &Path, durable: bool) -> anyhow::Result<()> {
     let listener = format!("tcp://{BROKER}");
     let log = fs::File::create(dir.join("broker.log"))?;
     let child = Command::new(&tansu)
-        .args(["broker", "--listener-url", &listener, "--advertised-listener-url", &listener])
+        .args([
+            "broker",
+            "--listener-url",
+            &listener,
+            "--advertised-listener-url",
+            &listener,
+        ])
         .args(["--storage-engine", &storage])
         .current_dir(&dir)
         .stdin(Stdio::null())
@@ -241,8 +282,12 @@ fn start_broker(state: &Path, durable: bool) -> anyhow::Result<()> {
         .context("cannot start tansu")?;
     fs::write(state.join("broker.pid"), child.id().to_string())?;
     eprintln!("started tansu (pid {}, storage {storage})", child.id());
-    wait_until(Duration::from_secs(30), || port_open(BROKER))
-        .with_context(|| format!("broker did not listen; see {}", dir.join("broker.log").display()))
+    wait_until(Duration::from_secs(30), || port_open(BROKER)).with_context(|| {
+        format!(
+            "broker did not listen; see {}",
+            dir.join("broker.log").display()
+        )
+    })
 }
 
 /// Writes `./cyberflag.toml` for development unless one exists (it is never overwritten: a
@@ -274,12 +319,17 @@ fn port_open(address: &str) -> bool {
 
 /// `GET /ping` answers `Ok.` on every ClickHouse version.
 fn clickhouse_ping() -> bool {
-    let Ok(addr) = CLICKHOUSE_HTTP.parse::<SocketAddr>() else { return false };
+    let Ok(addr) = CLICKHOUSE_HTTP.parse::<SocketAddr>() else {
+        return false;
+    };
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream.write_all(b"GET /ping HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+    if stream
+        .write_all(b"GET /ping HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut response = String::new();
@@ -317,7 +367,10 @@ fn stop(pid_file: &Path, binary: &str) -> anyhow::Result<Option<u32>> {
         return Ok(None);
     }
     let signal = |name: &str| {
-        Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status().map(drop)
+        Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .map(drop)
     };
     signal("TERM")?;
     let alive = || Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid);
@@ -329,6 +382,9 @@ fn stop(pid_file: &Path, binary: &str) -> anyhow::Result<Option<u32>> {
 }
 
 fn is_zombie(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim().starts_with('Z')))
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim().starts_with('Z'))
+    })
 }

@@ -67,8 +67,10 @@ pub async fn create_topics(
 ) -> Result<Vec<TopicOutcome>, Error> {
     let names: Vec<String> = specs.iter().map(|spec| spec.name.clone()).collect();
     let before = describe_topics(settings, &names)?;
-    let missing: Vec<&TopicSpec> =
-        specs.iter().filter(|spec| !before.contains_key(&spec.name)).collect();
+    let missing: Vec<&TopicSpec> = specs
+        .iter()
+        .filter(|spec| !before.contains_key(&spec.name))
+        .collect();
 
     if !missing.is_empty() {
         let admin: AdminClient<DefaultClientContext> =
@@ -84,14 +86,20 @@ pub async fn create_topics(
             })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(REQUEST_TIMEOUT));
-        let results = admin.create_topics(&new_topics, &options).await.map_err(Error::Broker)?;
+        let results = admin
+            .create_topics(&new_topics, &options)
+            .await
+            .map_err(Error::Broker)?;
         for result in results {
             match result {
                 Ok(topic) => tracing::info!(%topic, "created topic"),
                 // Another process created it between our look and our request.
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((topic, code)) => {
-                    return Err(Error::CreateTopic { topic, reason: code.to_string() });
+                    return Err(Error::CreateTopic {
+                        topic,
+                        reason: code.to_string(),
+                    });
                 }
             }
         }
@@ -110,9 +118,15 @@ pub async fn create_topics(
         }
         let name = spec.name.clone();
         outcomes.push(if before.contains_key(&spec.name) {
-            TopicOutcome::Existed { name, partitions: actual }
+            TopicOutcome::Existed {
+                name,
+                partitions: actual,
+            }
         } else {
-            TopicOutcome::Created { name, partitions: actual }
+            TopicOutcome::Created {
+                name,
+                partitions: actual,
+            }
         });
     }
     Ok(outcomes)
@@ -141,7 +155,9 @@ pub fn describe_topics(
     names: &[String],
 ) -> Result<BTreeMap<String, i32>, Error> {
     let consumer: BaseConsumer = settings.client_config().create().map_err(Error::Client)?;
-    let metadata = consumer.fetch_metadata(None, REQUEST_TIMEOUT).map_err(Error::Broker)?;
+    let metadata = consumer
+        .fetch_metadata(None, REQUEST_TIMEOUT)
+        .map_err(Error::Broker)?;
     Ok(metadata
         .topics()
         .iter()

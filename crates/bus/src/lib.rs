@@ -25,7 +25,11 @@ pub struct ClientSettings {
 impl ClientSettings {
     /// Settings for a plaintext broker at `brokers`.
     pub fn plaintext(brokers: impl Into<String>) -> Self {
-        Self { brokers: brokers.into(), security_protocol: "plaintext".into(), ssl_ca_location: None }
+        Self {
+            brokers: brokers.into(),
+            security_protocol: "plaintext".into(),
+            ssl_ca_location: None,
+        }
     }
 
     pub(crate) fn client_config(&self) -> ClientConfig {

@@ -68,8 +68,14 @@ mod tests {
             for sub in command.get_subcommands() {
                 let path = format!("{path} {}", sub.get_name());
                 let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-                assert!(!about.trim().is_empty(), "`{path}` has no one-line description");
-                assert!(!about.contains('\n'), "`{path}` description is not one line");
+                assert!(
+                    !about.trim().is_empty(),
+                    "`{path}` has no one-line description"
+                );
+                assert!(
+                    !about.contains('\n'),
+                    "`{path}` description is not one line"
+                );
                 walk(sub, &path);
             }
         }

@@ -122,7 +122,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Text, level: "info".into() }
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
     }
 }
 
@@ -194,8 +197,10 @@ impl Config {
             None => {}
         }
         let overrides = environment_overrides(env)?;
-        let config: Config =
-            figment.merge(Serialized::defaults(overrides)).extract().map_err(Box::new)?;
+        let config: Config = figment
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
         config.check()?;
         Ok(config)
     }
@@ -206,7 +211,10 @@ impl Config {
             if value >= 1 {
                 Ok(())
             } else {
-                Err(ConfigError::Value { key, message: format!("must be at least 1, got {value}") })
+                Err(ConfigError::Value {
+                    key,
+                    message: format!("must be at least 1, got {value}"),
+                })
             }
         };
         positive("kafka.raw_partitions", self.kafka.raw_partitions)?;
@@ -214,7 +222,10 @@ impl Config {
         positive("kafka.replication_factor", self.kafka.replication_factor)?;
         let non_empty = |key, value: &str| {
             if value.trim().is_empty() {
-                Err(ConfigError::Value { key, message: "must not be empty".into() })
+                Err(ConfigError::Value {
+                    key,
+                    message: "must not be empty".into(),
+                })
             } else {
                 Ok(())
             }
@@ -230,7 +241,11 @@ impl Config {
             });
         }
         let database_ok = !self.clickhouse.database.is_empty()
-            && self.clickhouse.database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && self
+                .clickhouse
+                .database
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !database_ok {
             return Err(ConfigError::Value {
                 key: "clickhouse.database",
@@ -305,7 +320,11 @@ fn environment_overrides(
             toml::Value::Integer(_) => match value.trim().parse() {
                 Ok(number) => toml::Value::Integer(number),
                 Err(_) => {
-                    return Err(ConfigError::VariableType { name, value, expected: "an integer" });
+                    return Err(ConfigError::VariableType {
+                        name,
+                        value,
+                        expected: "an integer",
+                    });
                 }
             },
             toml::Value::Boolean(_) => match value.trim() {
@@ -366,11 +385,17 @@ pub fn keys() -> Vec<Key> {
         return keys;
     };
     for (section, value) in root {
-        let toml::Value::Table(fields) = value else { continue };
+        let toml::Value::Table(fields) = value else {
+            continue;
+        };
         for (field, default) in fields {
             keys.push(Key {
                 path: format!("{section}.{field}"),
-                env: format!("{ENV_PREFIX}{}_{}", section.to_uppercase(), field.to_uppercase()),
+                env: format!(
+                    "{ENV_PREFIX}{}_{}",
+                    section.to_uppercase(),
+                    field.to_uppercase()
+                ),
                 default: default.to_string(),
                 default_value: default,
             });
@@ -419,19 +444,27 @@ mod tests {
     #[test]
     fn environment_overrides_file_which_overrides_defaults() {
         let file = "[kafka]\nraw_topic = \"from-file\"\nbrokers = \"file:9092\"\n";
-        load_in_jail(&[("CYBERFLAG_KAFKA_RAW_TOPIC", "from-env")], Some(file), |config| {
-            let config = config.unwrap();
-            assert_eq!(config.kafka.raw_topic, "from-env");
-            assert_eq!(config.kafka.brokers, "file:9092");
-            assert_eq!(config.kafka.dlq_topic, "cyberflag.dlq.v1");
-        });
+        load_in_jail(
+            &[("CYBERFLAG_KAFKA_RAW_TOPIC", "from-env")],
+            Some(file),
+            |config| {
+                let config = config.unwrap();
+                assert_eq!(config.kafka.raw_topic, "from-env");
+                assert_eq!(config.kafka.brokers, "file:9092");
+                assert_eq!(config.kafka.dlq_topic, "cyberflag.dlq.v1");
+            },
+        );
     }
 
     #[test]
     fn numeric_looking_secrets_stay_strings() {
-        load_in_jail(&[("CYBERFLAG_CLICKHOUSE_PASSWORD", "123456")], None, |config| {
-            assert_eq!(config.unwrap().clickhouse.password, "123456");
-        });
+        load_in_jail(
+            &[("CYBERFLAG_CLICKHOUSE_PASSWORD", "123456")],
+            None,
+            |config| {
+                assert_eq!(config.unwrap().clickhouse.password, "123456");
+            },
+        );
     }
 
     #[test]
@@ -439,7 +472,10 @@ mod tests {
         load_in_jail(&[("CYBERFLAG_KAFKA_BORKERS", "x:1")], None, |config| {
             let message = config.unwrap_err().to_string();
             assert!(message.contains("CYBERFLAG_KAFKA_BORKERS"), "{message}");
-            assert!(message.contains("did you mean CYBERFLAG_KAFKA_BROKERS"), "{message}");
+            assert!(
+                message.contains("did you mean CYBERFLAG_KAFKA_BROKERS"),
+                "{message}"
+            );
         });
         load_in_jail(&[], Some("[clickhouse]\ndatabse = \"x\"\n"), |config| {
             let message = config.unwrap_err().to_string();
@@ -453,11 +489,27 @@ mod tests {
     #[test]
     fn unusable_values_fail_fast() {
         let cases: &[(&str, &str, &str)] = &[
-            ("CYBERFLAG_KAFKA_RAW_PARTITIONS", "0", "kafka.raw_partitions"),
+            (
+                "CYBERFLAG_KAFKA_RAW_PARTITIONS",
+                "0",
+                "kafka.raw_partitions",
+            ),
             ("CYBERFLAG_KAFKA_BROKERS", " ", "kafka.brokers"),
-            ("CYBERFLAG_KAFKA_DLQ_TOPIC", "cyberflag.raw.v1", "kafka.dlq_topic"),
-            ("CYBERFLAG_CLICKHOUSE_DATABASE", "x; DROP", "clickhouse.database"),
-            ("CYBERFLAG_KAFKA_SECURITY_PROTOCOL", "tls", "kafka.security_protocol"),
+            (
+                "CYBERFLAG_KAFKA_DLQ_TOPIC",
+                "cyberflag.raw.v1",
+                "kafka.dlq_topic",
+            ),
+            (
+                "CYBERFLAG_CLICKHOUSE_DATABASE",
+                "x; DROP",
+                "clickhouse.database",
+            ),
+            (
+                "CYBERFLAG_KAFKA_SECURITY_PROTOCOL",
+                "tls",
+                "kafka.security_protocol",
+            ),
         ];
         for (var, value, key) in cases {
             load_in_jail(&[(var, value)], None, |config| {
@@ -465,9 +517,13 @@ mod tests {
                 assert!(message.contains(key), "{var}={value}: {message}");
             });
         }
-        load_in_jail(&[("CYBERFLAG_KAFKA_RAW_PARTITIONS", "many")], None, |config| {
-            assert!(config.is_err());
-        });
+        load_in_jail(
+            &[("CYBERFLAG_KAFKA_RAW_PARTITIONS", "many")],
+            None,
+            |config| {
+                assert!(config.is_err());
+            },
+        );
     }
 
     #[test]
@@ -490,8 +546,14 @@ mod tests {
         for key in &keys {
             assert!(key.env.starts_with(ENV_PREFIX));
             let (section, field) = key.path.split_once('.').unwrap();
-            assert!(!section.contains('_'), "section names must not contain _: {section}");
-            assert_eq!(key.env, format!("CYBERFLAG_{}_{}", section, field).to_uppercase());
+            assert!(
+                !section.contains('_'),
+                "section names must not contain _: {section}"
+            );
+            assert_eq!(
+                key.env,
+                format!("CYBERFLAG_{}_{}", section, field).to_uppercase()
+            );
         }
     }
 

@@ -19,7 +19,10 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -41,7 +44,9 @@ fn init_tracing(config: &Config) {
         .and_then(|value| EnvFilter::try_new(value).ok())
         .or_else(|| EnvFilter::try_new(&config.log.level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -114,7 +119,10 @@ async fn topics_create(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn topics_list(config: &Config) -> anyhow::Result<()> {
-    let names: Vec<String> = topic_specs(config).into_iter().map(|spec| spec.name).collect();
+    let names: Vec<String> = topic_specs(config)
+        .into_iter()
+        .map(|spec| spec.name)
+        .collect();
     let found = bus::describe_topics(&config.kafka_client(), &names)
         .with_context(|| format!("reading topic metadata from {}", config.kafka.brokers))?;
     for name in &names {

@@ -46,7 +46,9 @@ pub struct Warehouse {
 
 impl std::fmt::Debug for Warehouse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Warehouse").field("database", &self.database).finish_non_exhaustive()
+        f.debug_struct("Warehouse")
+            .field("database", &self.database)
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,7 +63,11 @@ impl Warehouse {
             // RowBinaryWithNamesAndTypes); row types are checked by our schema tests instead.
             .with_validation(false);
         let client = server.clone().with_database(&settings.database);
-        Self { client, server, database: settings.database.clone() }
+        Self {
+            client,
+            server,
+            database: settings.database.clone(),
+        }
     }
 
     /// The database name.
@@ -76,12 +82,20 @@ impl Warehouse {
 
     /// Checks that the server answers.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.server.query("SELECT 1").fetch_one::<u8>().await.map(drop).map_err(Error::from)
+        self.server
+            .query("SELECT 1")
+            .fetch_one::<u8>()
+            .await
+            .map(drop)
+            .map_err(Error::from)
     }
 
     /// Drops the whole database (tests and `xtask` only; never called by a role).
     pub async fn drop_database(&self) -> Result<(), Error> {
-        let sql = format!("DROP DATABASE IF EXISTS {}", quote_identifier(&self.database));
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {}",
+            quote_identifier(&self.database)
+        );
         self.server.query(&sql).execute().await.map_err(Error::from)
     }
 }
@@ -135,9 +149,16 @@ impl Error {
                 clickhouse::error::Error::BadResponse(message) => {
                     // 252 too many parts, 159 timeout, 202 too many simultaneous queries,
                     // 209/210 socket timeout / network error, 241 memory limit.
-                    ["Code: 252", "Code: 159", "Code: 202", "Code: 209", "Code: 210", "Code: 241"]
-                        .iter()
-                        .any(|code| message.contains(code))
+                    [
+                        "Code: 252",
+                        "Code: 159",
+                        "Code: 202",
+                        "Code: 209",
+                        "Code: 210",
+                        "Code: 241",
+                    ]
+                    .iter()
+                    .any(|code| message.contains(code))
                 }
                 _ => false,
             },

@@ -42,7 +42,10 @@ pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_crime_versions")];
 impl Migration {
     /// SHA-256 of the SQL text, hex.
     pub fn checksum(&self) -> String {
-        Sha256::digest(self.sql.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+        Sha256::digest(self.sql.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 
     /// The statements, without comments, in order.
@@ -82,22 +85,31 @@ const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
 impl Warehouse {
     /// Creates the database if needed and applies every migration not yet applied.
     pub async fn migrate(&self) -> Result<MigrationReport, Error> {
-        let create_database =
-            format!("CREATE DATABASE IF NOT EXISTS {}", quote_identifier(&self.database));
+        let create_database = format!(
+            "CREATE DATABASE IF NOT EXISTS {}",
+            quote_identifier(&self.database)
+        );
         self.server.query(&create_database).execute().await?;
         self.client.query(CREATE_LEDGER).execute().await?;
 
         let applied = self.applied_migrations().await?;
         let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
-        if let Some(found) = applied.iter().map(|row| row.version).max().filter(|v| *v > known) {
+        if let Some(found) = applied
+            .iter()
+            .map(|row| row.version)
+            .max()
+            .filter(|v| *v > known)
+        {
             return Err(Error::SchemaTooNew { found, known });
         }
 
         let mut report = MigrationReport::default();
         for migration in MIGRATIONS {
             let expected = migration.checksum();
-            let recorded: Vec<&AppliedRow> =
-                applied.iter().filter(|row| row.version == migration.version).collect();
+            let recorded: Vec<&AppliedRow> = applied
+                .iter()
+                .filter(|row| row.version == migration.version)
+                .collect();
             if !recorded.is_empty() {
                 if let Some(row) = recorded.iter().find(|row| row.checksum != expected) {
                     return Err(Error::MigrationChanged {
@@ -121,7 +133,11 @@ impl Warehouse {
                 migration.version, migration.name, expected
             );
             self.client.query(&record).execute().await?;
-            tracing::info!(version = migration.version, name = migration.name, "applied migration");
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                "applied migration"
+            );
             report.applied.push(migration.to_string());
         }
         report.version = self.schema_version().await?;
@@ -130,7 +146,13 @@ impl Warehouse {
 
     /// The highest applied migration version (0 for an empty database).
     pub async fn schema_version(&self) -> Result<u32, Error> {
-        Ok(self.applied_migrations().await?.iter().map(|row| row.version).max().unwrap_or(0))
+        Ok(self
+            .applied_migrations()
+            .await?
+            .iter()
+            .map(|row| row.version)
+            .max()
+            .unwrap_or(0))
     }
 
     async fn applied_migrations(&self) -> Result<Vec<AppliedRow>, Error> {
@@ -174,18 +196,31 @@ mod tests {
 
     #[test]
     fn migrations_are_numbered_in_order_and_match_the_files_on_disk() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/clickhouse/migrations");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/clickhouse/migrations"
+        );
         let mut files: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|name| name.ends_with(".sql"))
             .collect();
         files.sort();
-        let embedded: Vec<String> = MIGRATIONS.iter().map(|m| format!("{}.sql", m.name)).collect();
-        assert_eq!(files, embedded, "every migration file must be listed in MIGRATIONS");
+        let embedded: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{}.sql", m.name))
+            .collect();
+        assert_eq!(
+            files, embedded,
+            "every migration file must be listed in MIGRATIONS"
+        );
         for (index, migration) in MIGRATIONS.iter().enumerate() {
             assert_eq!(migration.version as usize, index + 1);
-            assert!(migration.name.starts_with(&format!("{:04}_", migration.version)));
+            assert!(
+                migration
+                    .name
+                    .starts_with(&format!("{:04}_", migration.version))
+            );
         }
     }
 
@@ -196,7 +231,10 @@ mod tests {
             assert!(!statements.is_empty(), "{migration} has no statement");
             for statement in statements {
                 assert!(!statement.is_empty());
-                assert!(!statement.contains(';'), "{migration}: unsplit statement {statement}");
+                assert!(
+                    !statement.contains(';'),
+                    "{migration}: unsplit statement {statement}"
+                );
                 let upper = statement.to_uppercase();
                 if upper.starts_with("CREATE") {
                     assert!(upper.contains("IF NOT EXISTS"), "{migration}: {statement}");
