@@ -35,7 +35,11 @@ fn an_unknown_environment_key_fails_fast_naming_it() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("broker"), "{stderr}");
+    assert!(stderr.contains("CYBERFLAG_KAFKA_BROKER,"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean CYBERFLAG_KAFKA_BROKERS"),
+        "{stderr}"
+    );
 }
 
 #[test]

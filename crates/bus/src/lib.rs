@@ -1,13 +1,17 @@
 //! Kafka transport for cyberflag, through `rdkafka` (librdkafka 2.12, built from source).
 //!
 //! This is the only crate that links `rdkafka`; nothing else sees its types. It owns the client
-//! settings every role shares and topic administration. Against the local broker (Tansu 0.6.0)
+//! settings every role shares, topic administration, an idempotent producer, and consumers. Against the local broker (Tansu 0.6.0)
 //! topics are never auto-created and transactions are never used, so topics are created here,
 //! explicitly, before anything produces.
 
 mod admin;
+mod consumer;
+mod producer;
 
 pub use admin::{TopicOutcome, TopicSpec, create_topics, describe_topics};
+pub use consumer::{Received, read_topic};
+pub use producer::{Ack, Delivery, Outgoing, Publisher};
 
 use rdkafka::ClientConfig;
 
