@@ -13,9 +13,9 @@
 //!   Scotland) leaves these statistics by cancellation, not by transfer, so a transfer to PSNI is
 //!   rejected ([`Reject::TransferOutsideEnglandAndWales`]) for a person to look at rather than
 //!   silently counted as a move between two forces of one system.
-//! - **Dates** before 2000 are rejected, for the recorded date and for the offence range, as the
-//!   national specification requires. Note that this also refuses historic allegations (offences
-//!   committed before 2000 but recorded now), which the Crime Recording Rules do record.
+//! - **Dates**: a recorded date before 2000 is rejected (`date-before-2000`). Offence dates may
+//!   go back to 1900 (`date-before-1900` otherwise), because historic allegations are recorded
+//!   now with their original offence dates, as the Crime Recording Rules require.
 //! - **Month precision**: a month-precision recorded date is compared with the offence start by
 //!   month, so a crime recorded "in January 2019" may have started on 20 January 2019.
 //! - **Ages** must be 0–120 and admitted by the offence code's [`crate::VictimAgeRule`]: a
@@ -30,8 +30,14 @@ use crate::offence::{OffenceCode, OffenceCodeError, VictimAgeRule};
 use crate::outcome::UnknownOutcome;
 use crate::record::{CrimeRecord, CrimeRefError, DatePrecision, LsoaError};
 
-/// The oldest accepted year for recorded and offence dates.
+/// The oldest accepted year for a recorded date: the national series starts long after it, so an
+/// earlier recorded date is a data error.
 pub const MIN_YEAR: i32 = 2000;
+
+/// The oldest accepted year for an offence date. Historic allegations are recorded today with
+/// their original offence dates (Home Office Crime Recording Rules: "record … as if committed
+/// today"), so offence dates may lie decades back; before this year they are implausible.
+pub const MIN_OFFENCE_YEAR: i32 = 1900;
 
 /// The oldest accepted victim age.
 pub const MAX_AGE: u8 = 120;
@@ -154,6 +160,14 @@ pub enum Reject {
         /// The date.
         date: NaiveDate,
     },
+    /// `date-before-1900`: an offence date before 1 January 1900 (a typo, not a historic case).
+    #[error("{field} {date} is before 1900-01-01")]
+    DateBefore1900 {
+        /// The JSON key of the date.
+        field: &'static str,
+        /// The date.
+        date: NaiveDate,
+    },
     /// `recorded-before-offence`: the crime was recorded before the offence started.
     #[error("recorded date {recorded} is before the offence started on {offence_from}")]
     RecordedBeforeOffence {
@@ -197,7 +211,7 @@ pub enum Reject {
 
 impl Reject {
     /// Every code [`Reject::code`] can return.
-    pub const CODES: [&'static str; 25] = [
+    pub const CODES: [&'static str; 26] = [
         "malformed-json",
         "unknown-force",
         "malformed-offence-code",
@@ -218,6 +232,7 @@ impl Reject {
         "offence-range-inverted",
         "date-in-future",
         "date-before-2000",
+        "date-before-1900",
         "recorded-before-offence",
         "age-out-of-range",
         "age-inconsistent-with-offence",
@@ -246,6 +261,7 @@ impl Reject {
             Reject::OffenceRangeInverted { .. } => "offence-range-inverted",
             Reject::DateInFuture { .. } => "date-in-future",
             Reject::DateBefore2000 { .. } => "date-before-2000",
+            Reject::DateBefore1900 { .. } => "date-before-1900",
             Reject::RecordedBeforeOffence { .. } => "recorded-before-offence",
             Reject::AgeOutOfRange { .. } => "age-out-of-range",
             Reject::AgeInconsistentWithOffence { .. } => "age-inconsistent-with-offence",
@@ -322,7 +338,7 @@ fn check_dates(record: &CrimeRecord, today: NaiveDate) -> Result<(), Reject> {
             reason: "a month-precision date must be the first of its month",
         });
     }
-    check_date_bounds("recorded_date", recorded.date, today)?;
+    check_date_bounds("recorded_date", recorded.date, today, MIN_YEAR)?;
     if let Some(range) = record.offence_dates {
         if range.from > range.to {
             return Err(Reject::OffenceRangeInverted {
@@ -330,8 +346,8 @@ fn check_dates(record: &CrimeRecord, today: NaiveDate) -> Result<(), Reject> {
                 to: range.to,
             });
         }
-        check_date_bounds("offence_from", range.from, today)?;
-        check_date_bounds("offence_to", range.to, today)?;
+        check_date_bounds("offence_from", range.from, today, MIN_OFFENCE_YEAR)?;
+        check_date_bounds("offence_to", range.to, today, MIN_OFFENCE_YEAR)?;
         if recorded.is_before(range.from) {
             return Err(Reject::RecordedBeforeOffence {
                 recorded: recorded.date,
@@ -342,13 +358,22 @@ fn check_dates(record: &CrimeRecord, today: NaiveDate) -> Result<(), Reject> {
     Ok(())
 }
 
-/// One date: not after `today`, not before [`MIN_YEAR`].
-fn check_date_bounds(field: &'static str, date: NaiveDate, today: NaiveDate) -> Result<(), Reject> {
+/// One date: not after `today`, not before `min_year`.
+fn check_date_bounds(
+    field: &'static str,
+    date: NaiveDate,
+    today: NaiveDate,
+    min_year: i32,
+) -> Result<(), Reject> {
     if date > today {
         return Err(Reject::DateInFuture { field, date, today });
     }
-    if date.year() < MIN_YEAR {
-        return Err(Reject::DateBefore2000 { field, date });
+    if date.year() < min_year {
+        return Err(if min_year == MIN_YEAR {
+            Reject::DateBefore2000 { field, date }
+        } else {
+            Reject::DateBefore1900 { field, date }
+        });
     }
     Ok(())
 }
@@ -649,12 +674,12 @@ mod tests {
             (
                 CrimeRecord {
                     offence_dates: Some(DateRange {
-                        from: date(1999, 12, 31),
+                        from: date(1899, 12, 31),
                         to: date(2019, 1, 14),
                     }),
                     ..sample()
                 },
-                "date-before-2000",
+                "date-before-1900",
             ),
             (
                 CrimeRecord {
@@ -1018,7 +1043,7 @@ mod tests {
             }
             if let Some(range) = record.offence_dates {
                 assert!(range.from <= range.to && range.to <= today);
-                assert!(range.from.year() >= MIN_YEAR);
+                assert!(range.from.year() >= MIN_OFFENCE_YEAR);
             }
             assert_ne!(record.status.transferred_to(), Some(record.force));
             // An accepted record survives the JSON round trip unchanged.
