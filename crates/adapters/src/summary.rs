@@ -1,0 +1,129 @@
+//! The end-of-run summary: every row accounted for, by outcome and reason.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// How many example positions are kept per reason.
+pub const EXAMPLES_PER_REASON: usize = 5;
+
+/// Rows of one reason, with the first few positions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Rows with this reason.
+    pub count: u64,
+    /// `file:line` of the first [`EXAMPLES_PER_REASON`] of them.
+    pub examples: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, position: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.examples.len() < EXAMPLES_PER_REASON {
+            self.examples.push(position());
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Rows read from sources in this run (excluding rows a checkpoint said were done).
+    pub read: u64,
+    /// Messages acknowledged by the broker (records and malformed markers).
+    pub published: u64,
+    /// Rows deliberately not published, by reason.
+    pub skipped: BTreeMap<String, Tally>,
+    /// Rows that could not be mapped (published as content-free markers), by reason.
+    pub malformed: BTreeMap<String, Tally>,
+    /// Rows already published by an earlier run, per the checkpoint.
+    pub already_done: u64,
+    /// Files read in this run.
+    pub files_read: u64,
+    /// Files skipped because the checkpoint says they were completely published.
+    pub files_already_done: u64,
+    /// Fields present in sources but not forwarded.
+    pub dropped_fields: BTreeSet<String>,
+}
+
+impl Summary {
+    /// Records a skipped row.
+    pub fn skip(&mut self, reason: &str, file: &str, line: u64) {
+        self.skipped
+            .entry(reason.to_owned())
+            .or_default()
+            .add(|| format!("{file}:{line}"));
+    }
+
+    /// Records a malformed row.
+    pub fn malformed(&mut self, reason: &str, file: &str, line: u64) {
+        self.malformed
+            .entry(reason.to_owned())
+            .or_default()
+            .add(|| format!("{file}:{line}"));
+    }
+
+    /// Total skipped rows.
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().map(|t| t.count).sum()
+    }
+
+    /// Total malformed rows.
+    pub fn malformed_total(&self) -> u64 {
+        self.malformed.values().map(|t| t.count).sum()
+    }
+
+    /// Adds another summary into this one.
+    pub fn absorb(&mut self, other: Summary) {
+        self.read += other.read;
+        self.published += other.published;
+        self.already_done += other.already_done;
+        self.files_read += other.files_read;
+        self.files_already_done += other.files_already_done;
+        self.dropped_fields.extend(other.dropped_fields);
+        for (target, source) in [
+            (&mut self.skipped, other.skipped),
+            (&mut self.malformed, other.malformed),
+        ] {
+            for (reason, tally) in source {
+                let entry = target.entry(reason).or_default();
+                entry.count += tally.count;
+                let room = EXAMPLES_PER_REASON.saturating_sub(entry.examples.len());
+                entry.examples.extend(tally.examples.into_iter().take(room));
+            }
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "files: {} read, {} already published",
+            self.files_read, self.files_already_done
+        )?;
+        writeln!(
+            f,
+            "rows: {} read, {} published, {} skipped, {} malformed, {} already published earlier",
+            self.read,
+            self.published,
+            self.skipped_total(),
+            self.malformed_total(),
+            self.already_done
+        )?;
+        for (title, map) in [("skipped", &self.skipped), ("malformed", &self.malformed)] {
+            for (reason, tally) in map {
+                writeln!(
+                    f,
+                    "  {title} {:>8}  {reason}  (e.g. {})",
+                    tally.count,
+                    tally.examples.join(", ")
+                )?;
+            }
+        }
+        if !self.dropped_fields.is_empty() {
+            let fields: Vec<&str> = self.dropped_fields.iter().map(String::as_str).collect();
+            writeln!(f, "fields not forwarded: {}", fields.join(", "))?;
+        }
+        Ok(())
+    }
+}
