@@ -6,6 +6,7 @@
 
 mod support;
 
+mod adapter;
 mod cli;
 mod deploy;
 mod schema;

@@ -81,3 +81,165 @@ pub fn warehouse(database: &str) -> warehouse::Warehouse {
 pub fn kafka() -> bus::ClientSettings {
     cyberflag::config::Config::default().kafka_client()
 }
+
+/// A test's private environment: its own topics, keyring and adapter state, on the shared
+/// stack. Dropping it removes the temporary files.
+pub struct Sandbox {
+    /// Temporary directory for keyring, state and inputs.
+    pub dir: tempfile::TempDir,
+    /// The raw topic.
+    pub raw_topic: String,
+    /// The dead-letter topic.
+    pub dlq_topic: String,
+    /// The ClickHouse database.
+    pub database: String,
+}
+
+impl Sandbox {
+    /// Creates the topics (`partitions` raw partitions) and a keyring with a key per force.
+    pub fn new(name: &str, partitions: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut keyring = String::new();
+        for (i, force) in model::ForceId::all().enumerate() {
+            keyring.push_str(&format!(
+                "[forces.{force}]\nkey_id = \"{force}-test\"\nsigning_key = \"{}\"\npseudonymisation_key = \"{}\"\n",
+                format!("{:02x}", i + 1).repeat(32),
+                format!("{:02x}", i + 101).repeat(32),
+            ));
+        }
+        std::fs::write(dir.path().join("keyring.toml"), keyring).unwrap();
+        let sandbox = Self {
+            raw_topic: unique(&format!("it.{name}.raw")),
+            dlq_topic: unique(&format!("it.{name}.dlq")),
+            database: unique(&format!("it_{name}")),
+            dir,
+        };
+        let partitions = partitions.to_string();
+        let mut vars = sandbox.vars();
+        vars.push(("CYBERFLAG_KAFKA_RAW_PARTITIONS".into(), partitions));
+        succeed(cyberflag_owned(&vars).args(["topics", "create"]));
+        sandbox
+    }
+
+    /// The variables pointing a `cyberflag` command at this sandbox.
+    pub fn vars(&self) -> Vec<(String, String)> {
+        vec![
+            ("CYBERFLAG_KAFKA_RAW_TOPIC".into(), self.raw_topic.clone()),
+            ("CYBERFLAG_KAFKA_DLQ_TOPIC".into(), self.dlq_topic.clone()),
+            (
+                "CYBERFLAG_CLICKHOUSE_DATABASE".into(),
+                self.database.clone(),
+            ),
+            (
+                "CYBERFLAG_SECURITY_KEYRING".into(),
+                self.dir.path().join("keyring.toml").display().to_string(),
+            ),
+            (
+                "CYBERFLAG_ADAPTER_STATE_DIR".into(),
+                self.dir.path().join("state").display().to_string(),
+            ),
+            ("CYBERFLAG_METRICS_LISTEN".into(), String::new()),
+        ]
+    }
+
+    /// A `cyberflag` command for this sandbox, with `extra` variables.
+    pub fn command(&self, extra: &[(&str, &str)]) -> Command {
+        let mut vars = self.vars();
+        vars.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        cyberflag_owned(&vars)
+    }
+
+    /// Every message on the raw topic now.
+    pub fn raw_messages(&self) -> Vec<bus::Received> {
+        bus::read_topic(
+            &kafka(),
+            &self.raw_topic,
+            std::time::Duration::from_secs(120),
+        )
+        .unwrap()
+    }
+
+    /// The keyring the national side verifies with.
+    pub fn verification_keyring(&self) -> wire::Keyring {
+        let mut keyring = wire::Keyring::new();
+        for (i, force) in model::ForceId::all().enumerate() {
+            let key = wire::Secret::from_hex(&format!("{:02x}", i + 1).repeat(32)).unwrap();
+            keyring.insert(format!("{force}-test"), force.as_str(), key);
+        }
+        keyring
+    }
+}
+
+fn cyberflag_owned(vars: &[(String, String)]) -> Command {
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    cyberflag(&borrowed)
+}
+
+/// Runs `command`, asserting success, and returns standard error (where summaries go).
+pub fn succeed_stderr(command: &mut Command) -> String {
+    let output = command.output().expect("the binary runs");
+    assert_success(&output, command);
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The real police.uk files of one force, in name order.
+pub fn police_uk_files(force: &str) -> Vec<PathBuf> {
+    let dir = root().join("../shared/data/police-uk").join(force);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// A minimal HTTP/1.1 exchange on loopback: returns the status code and body.
+pub fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -29,7 +29,8 @@ pub fn up(root: &Path, durable: bool) -> anyhow::Result<()> {
     fs::create_dir_all(&state)?;
     start_clickhouse(&state)?;
     start_broker(&state, durable)?;
-    write_dev_config(root)?;
+    let keyring = write_dev_keyring(&state)?;
+    write_dev_config(root, &keyring)?;
     let cyberflag = cyberflag_binary(root)?;
     let cyberflag = cyberflag.to_string_lossy();
     run(root, &cyberflag, &["migrate"])?;
@@ -290,9 +291,39 @@ fn start_broker(state: &Path, durable: bool) -> anyhow::Result<()> {
     })
 }
 
+/// Writes `.stack/keyring.toml` once: random development keys for every force (signing key
+/// and pseudonymisation key). Never overwritten, so pseudonyms stay stable across runs.
+fn write_dev_keyring(state: &Path) -> anyhow::Result<PathBuf> {
+    let path = state.join("keyring.toml");
+    if path.exists() {
+        return Ok(path.canonicalize()?);
+    }
+    let mut random = fs::File::open("/dev/urandom").context("reading /dev/urandom")?;
+    let mut hex_key = || -> anyhow::Result<String> {
+        let mut bytes = [0u8; 32];
+        random.read_exact(&mut bytes)?;
+        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    };
+    let mut text = String::from(
+        "# Development keyring written by `cargo xtask stack up` (ignored by git).\n\
+         # In production the national keyring holds only signing keys; a force's\n\
+         # pseudonymisation key never leaves the force.\n",
+    );
+    for force in model::ForceId::all() {
+        text.push_str(&format!(
+            "\n[forces.{force}]\nkey_id = \"{force}-dev\"\nsigning_key = \"{}\"\npseudonymisation_key = \"{}\"\n",
+            hex_key()?,
+            hex_key()?
+        ));
+    }
+    fs::write(&path, text)?;
+    eprintln!("wrote {}", path.display());
+    Ok(path.canonicalize()?)
+}
+
 /// Writes `./cyberflag.toml` for development unless one exists (it is never overwritten: a
 /// developer's edits win).
-fn write_dev_config(root: &Path) -> anyhow::Result<()> {
+fn write_dev_config(root: &Path, keyring: &Path) -> anyhow::Result<()> {
     let path = root.join("cyberflag.toml");
     if path.exists() {
         return Ok(());
@@ -304,7 +335,11 @@ fn write_dev_config(root: &Path) -> anyhow::Result<()> {
              # Every cyberflag command run from this folder reads it; CYBERFLAG_* variables\n\
              # override it. `cyberflag config keys` lists every key.\n\n\
              [kafka]\nbrokers = \"{BROKER}\"\n\n\
-             [clickhouse]\nurl = \"http://{CLICKHOUSE_HTTP}\"\ndatabase = \"cyberflag\"\n"
+             [clickhouse]\nurl = \"http://{CLICKHOUSE_HTTP}\"\ndatabase = \"cyberflag\"\n\n\
+             [security]\nkeyring = \"{}\"\n\n\
+             [adapter]\nstate_dir = \"{}\"\n",
+            keyring.display(),
+            root.join(".stack").join("adapter-state").display()
         ),
     )?;
     eprintln!("wrote {}", path.display());

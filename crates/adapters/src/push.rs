@@ -22,7 +22,7 @@ use crate::publish::Publishing;
 #[derive(Debug)]
 pub struct PushState {
     /// Turns rows into signed messages.
-    pub publishing: Publishing,
+    pub publishing: Arc<Publishing>,
     /// The bearer token pushes must present; `None` accepts any caller (loopback development).
     pub token: Option<String>,
 }

@@ -166,3 +166,26 @@ pub fn describe_topics(
         .map(|topic| (topic.name().to_owned(), topic.partitions().len() as i32))
         .collect())
 }
+
+/// Low and high watermarks of every partition of `topic`: `(partition, low, high)`; the
+/// partition holds offsets `low..high`.
+pub fn watermarks(settings: &ClientSettings, topic: &str) -> Result<Vec<(i32, i64, i64)>, Error> {
+    let consumer: BaseConsumer = settings.client_config().create().map_err(Error::Client)?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
+        .map_err(Error::Broker)?;
+    let mut marks = Vec::new();
+    for partition in metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| t.partitions())
+    {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), REQUEST_TIMEOUT)
+            .map_err(Error::Broker)?;
+        marks.push((partition.id(), low, high));
+    }
+    marks.sort_unstable();
+    Ok(marks)
+}

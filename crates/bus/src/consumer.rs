@@ -40,8 +40,16 @@ impl Received {
     }
 }
 
-/// Reads every message of `topic` present now (up to each partition's high watermark), in
-/// partition then offset order. Blocking; gives up after `timeout`.
+/// How long a topic must stay quiet, once past its reported high watermarks, before
+/// [`read_topic`] decides it has everything.
+const QUIET: Duration = Duration::from_millis(1500);
+
+/// Reads every message of `topic` present now, in partition then offset order. Blocking;
+/// gives up after `timeout`.
+///
+/// It reads at least up to each partition's reported high watermark and then until the topic
+/// has been quiet for a moment, because Tansu 0.6.0 reports a high watermark that lags the
+/// true end of a partition by up to one batch (the messages are there; the watermark is low).
 pub fn read_topic(
     settings: &ClientSettings,
     topic: &str,
@@ -67,27 +75,26 @@ pub fn read_topic(
     let mut end: BTreeMap<i32, i64> = BTreeMap::new();
     let mut assignment = TopicPartitionList::new();
     for &partition in &partitions {
-        let (low, high) = consumer
+        let (_, high) = consumer
             .fetch_watermarks(topic, partition, Duration::from_secs(10))
             .map_err(Error::Broker)?;
-        if high > low {
-            end.insert(partition, high);
-            assignment
-                .add_partition_offset(topic, partition, Offset::Offset(low))
-                .map_err(Error::Client)?;
-        }
+        end.insert(partition, high);
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .map_err(Error::Client)?;
     }
     let mut received = Vec::new();
-    if end.is_empty() {
-        return Ok(received);
-    }
     consumer.assign(&assignment).map_err(Error::Client)?;
     let deadline = Instant::now() + timeout;
     let mut position: BTreeMap<i32, i64> = BTreeMap::new();
-    while end
-        .iter()
-        .any(|(p, high)| position.get(p).copied().unwrap_or(-1) + 1 < *high)
-    {
+    let mut last_message = Instant::now();
+    loop {
+        let past_watermarks = end
+            .iter()
+            .all(|(p, high)| position.get(p).copied().unwrap_or(-1) + 1 >= *high);
+        if past_watermarks && last_message.elapsed() >= QUIET {
+            break;
+        }
         if Instant::now() > deadline {
             return Err(Error::Broker(
                 rdkafka::error::KafkaError::MessageConsumption(
@@ -98,6 +105,7 @@ pub fn read_topic(
         let Some(message) = consumer.poll(Duration::from_millis(100)) else {
             continue;
         };
+        last_message = Instant::now();
         let message = message.map_err(Error::Broker)?;
         let headers = message
             .headers()

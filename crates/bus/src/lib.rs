@@ -9,7 +9,7 @@ mod admin;
 mod consumer;
 mod producer;
 
-pub use admin::{TopicOutcome, TopicSpec, create_topics, describe_topics};
+pub use admin::{TopicOutcome, TopicSpec, create_topics, describe_topics, watermarks};
 pub use consumer::{Received, read_topic};
 pub use producer::{Ack, Delivery, Outgoing, Publisher};
 

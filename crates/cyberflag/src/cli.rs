@@ -23,6 +23,8 @@ pub struct Cli {
 /// The roles.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a force adapter: publish exports, watch a directory, or accept HTTP pushes.
+    Adapter(AdapterArgs),
     /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
     Migrate,
     /// Manage the Kafka topics cyberflag uses.
@@ -31,6 +33,30 @@ pub enum Command {
     /// Inspect the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+/// `cyberflag adapter …`
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["profile", "force"])))]
+pub struct AdapterArgs {
+    /// The force's adapter profile (TOML; examples in deploy/forces/).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["force", "dialect"])]
+    pub profile: Option<PathBuf>,
+    /// One-off run: the force's police.uk id (give --dialect and the files too).
+    #[arg(long, value_name = "ID", requires = "dialect")]
+    pub force: Option<String>,
+    /// One-off run: the files' dialect (police-uk-street or national-ndjson).
+    #[arg(long, value_name = "DIALECT", requires = "force")]
+    pub dialect: Option<String>,
+    /// Publish every row again, ignoring checkpoints (the messages are byte-identical).
+    #[arg(long)]
+    pub resend: bool,
+    /// Scan the watched directory once and exit instead of watching.
+    #[arg(long)]
+    pub once: bool,
+    /// Files to publish, in order (with a profile: in addition to its own).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 /// `cyberflag topics …`

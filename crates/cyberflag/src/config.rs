@@ -35,6 +35,60 @@ pub struct Config {
     pub clickhouse: ClickHouseConfig,
     /// Log output.
     pub log: LogConfig,
+    /// Keys and credentials.
+    pub security: SecurityConfig,
+    /// Prometheus metrics of long-running roles.
+    pub metrics: MetricsConfig,
+    /// Force adapters.
+    pub adapter: AdapterConfig,
+}
+
+/// `[security]`: where keys come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Keyring file (TOML): per force, the signing key id and key, and in development the
+    /// pseudonymisation key. `ingest` verifies signatures with it; an adapter whose profile
+    /// names no keys takes its force's keys from it. Empty: none.
+    pub keyring: String,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address serving `/metrics` for long-running roles; empty disables it.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+/// `[adapter]`: defaults for force adapters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdapterConfig {
+    /// Directory for checkpoints of profiles that do not name one.
+    pub state_dir: String,
+    /// Rows between checkpoint saves (bounds re-sends after a crash).
+    pub checkpoint_every: u64,
+    /// Messages awaiting broker acknowledgement at most (bounds memory and re-sends).
+    pub max_in_flight: u64,
+}
+
+impl Default for AdapterConfig {
+    fn default() -> Self {
+        Self {
+            state_dir: ".cyberflag/state".into(),
+            checkpoint_every: 2_000,
+            max_in_flight: 10_000,
+        }
+    }
 }
 
 /// `[kafka]`: where records travel between roles.
@@ -220,6 +274,24 @@ impl Config {
         positive("kafka.raw_partitions", self.kafka.raw_partitions)?;
         positive("kafka.dlq_partitions", self.kafka.dlq_partitions)?;
         positive("kafka.replication_factor", self.kafka.replication_factor)?;
+        if self.adapter.checkpoint_every == 0 || self.adapter.max_in_flight == 0 {
+            return Err(ConfigError::Value {
+                key: "adapter.checkpoint_every",
+                message: "adapter.checkpoint_every and adapter.max_in_flight must be at least 1"
+                    .into(),
+            });
+        }
+        if !self.metrics.listen.is_empty()
+            && self.metrics.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::Value {
+                key: "metrics.listen",
+                message: format!(
+                    "{:?} is not an address like 127.0.0.1:9464",
+                    self.metrics.listen
+                ),
+            });
+        }
         let non_empty = |key, value: &str| {
             if value.trim().is_empty() {
                 Err(ConfigError::Value {

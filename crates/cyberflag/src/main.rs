@@ -1,5 +1,9 @@
 //! `cyberflag`: the single binary; each subcommand is one role of the pipeline.
 
+mod adapter;
+mod keyring;
+mod telemetry;
+
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -7,6 +11,25 @@ use clap::Parser;
 use cyberflag::cli::{Cli, Command, ConfigCommand, TopicsCommand};
 use cyberflag::config::{self, Config, LogFormat};
 use tracing_subscriber::EnvFilter;
+
+/// Prints a line to standard output; a closed pipe (`cyberflag … | head`) ends the process
+/// quietly instead of panicking.
+fn emit(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout
+        .write_fmt(line)
+        .and_then(|()| stdout.write_all(b"\n"))
+    {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+macro_rules! out {
+    ($($arg:tt)*) => { emit(format_args!($($arg)*)) };
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -55,16 +78,17 @@ fn init_tracing(config: &Config) {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
+        Command::Adapter(args) => adapter::run(args, &config).await,
         Command::Migrate => migrate(&config).await,
         Command::Topics(TopicsCommand::Create) => topics_create(&config).await,
         Command::Topics(TopicsCommand::List) => topics_list(&config).await,
         Command::Config(ConfigCommand::Show) => {
-            print!("{}", config.to_redacted_toml());
+            out!("{}", config.to_redacted_toml().trim_end());
             Ok(())
         }
         Command::Config(ConfigCommand::Keys) => {
             for key in config::keys() {
-                println!("{:<32} {:<42} {}", key.path, key.env, key.default);
+                out!("{:<32} {:<42} {}", key.path, key.env, key.default);
             }
             Ok(())
         }
@@ -80,9 +104,9 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
         )
     })?;
     for migration in &report.applied {
-        println!("applied   {migration}");
+        out!("applied   {migration}");
     }
-    println!(
+    out!(
         "database {} is at schema version {} ({} migration(s) applied now, {} already present)",
         config.clickhouse.database,
         report.version,
@@ -113,7 +137,7 @@ async fn topics_create(config: &Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("creating topics on {}", config.kafka.brokers))?;
     for outcome in outcomes {
-        println!("{outcome}");
+        out!("{outcome}");
     }
     Ok(())
 }
@@ -127,8 +151,13 @@ async fn topics_list(config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("reading topic metadata from {}", config.kafka.brokers))?;
     for name in &names {
         match found.get(name) {
-            Some(partitions) => println!("{name}\t{partitions} partition(s)"),
-            None => println!("{name}\tmissing (run `cyberflag topics create`)"),
+            Some(partitions) => {
+                let messages: i64 = bus::watermarks(&config.kafka_client(), name)
+                    .map(|marks| marks.iter().map(|(_, low, high)| high - low).sum())
+                    .unwrap_or(-1);
+                out!("{name}\t{partitions} partition(s)\t{messages} message(s)");
+            }
+            None => out!("{name}\tmissing (run `cyberflag topics create`)"),
         }
     }
     Ok(())

@@ -1,0 +1,257 @@
+//! `cyberflag adapter`: one force's adapter, from a profile or from flags.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use adapters::checkpoint::Checkpoints;
+use adapters::profile::{KeysConfig, Profile};
+use adapters::publish::{DELIVERY_TIMEOUT, Options, Publishing};
+use adapters::summary::Summary;
+use anyhow::{Context, bail};
+use cyberflag::cli::AdapterArgs;
+use cyberflag::config::Config;
+
+use crate::keyring::KeyringFile;
+use crate::telemetry;
+
+pub async fn run(args: AdapterArgs, config: &Config) -> anyhow::Result<()> {
+    let profile = match (&args.profile, &args.force, &args.dialect) {
+        (Some(path), _, _) => Profile::load(path)?,
+        (None, Some(force), Some(dialect)) => {
+            if args.files.is_empty() {
+                bail!("give the files to publish after --force and --dialect");
+            }
+            let dialect = dialect.parse().map_err(anyhow::Error::msg)?;
+            Profile::from_flags(force, dialect, args.files.clone())?
+        }
+        _ => bail!("give --profile FILE, or --force ID --dialect DIALECT FILE…"),
+    };
+    if profile.mapping.is_none()
+        && matches!(
+            profile.dialect,
+            wire::Dialect::ForceCsv | wire::Dialect::ForceJson
+        )
+    {
+        bail!(
+            "dialect {} needs a profile with a [mapping]",
+            profile.dialect
+        );
+    }
+    let force = profile.force_id()?;
+    let keyring = KeyringFile::load(&config.security.keyring)?;
+    let (signer, pseudonymiser) = keys(&profile, &keyring)?;
+    let publisher = bus::Publisher::new(
+        &config.kafka_client(),
+        &config.kafka.raw_topic,
+        DELIVERY_TIMEOUT,
+    )
+    .context("creating the Kafka producer")?;
+    let publishing = Publishing {
+        publisher,
+        signer,
+        pseudonymiser,
+        force,
+        dialect: profile.dialect,
+        mapping: profile.mapping.clone(),
+        adapter: profile.name.clone(),
+    };
+    let checkpoint_path = profile.source.checkpoint.clone().unwrap_or_else(|| {
+        Path::new(&config.adapter.state_dir).join(format!("{}.checkpoint.json", profile.name))
+    });
+    let mut checkpoints = Checkpoints::load(&checkpoint_path)?;
+    let options = Options {
+        resend: args.resend,
+        checkpoint_every: config.adapter.checkpoint_every,
+        max_in_flight: usize::try_from(config.adapter.max_in_flight).unwrap_or(usize::MAX),
+    };
+    tracing::info!(
+        adapter = %profile.name, %force, dialect = %profile.dialect,
+        topic = %config.kafka.raw_topic, checkpoint = %checkpoint_path.display(),
+        "adapter starting"
+    );
+
+    let reporter = telemetry::progress_reporter();
+    let mut summary = Summary::default();
+    let mut files = profile.source.files.clone();
+    if args.profile.is_some() {
+        files.extend(args.files.iter().cloned());
+    }
+    let result = async {
+        for file in &files {
+            publishing
+                .publish_file(file, &mut checkpoints, options, &mut summary, &*reporter)
+                .await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(error) = result {
+        eprint!("{summary}");
+        return Err(error);
+    }
+
+    let service = profile.source.listen.is_some() || (profile.source.watch.is_some() && !args.once);
+    if service {
+        telemetry::serve_metrics(&config.metrics.listen)?;
+    }
+    let publishing = Arc::new(publishing);
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(listen) = profile.source.listen.clone() {
+        let token = secret_text(
+            profile.source.push_token_env.as_deref(),
+            profile.source.push_token_file.as_deref(),
+        )?;
+        let state = Arc::new(adapters::push::PushState {
+            publishing: Arc::clone(&publishing),
+            token,
+        });
+        let router = adapters::push::router(state, profile.source.max_body_bytes);
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("binding the push endpoint on {listen}"))?;
+        tracing::info!(%listen, "accepting pushes on POST /v1/records");
+        tasks.spawn(async move {
+            axum::serve(listener, router)
+                .await
+                .context("push endpoint failed")
+        });
+    }
+    if let Some(dir) = profile.source.watch.clone() {
+        let extensions = profile.source.extensions.clone();
+        let poll = Duration::from_secs(profile.source.poll_interval_secs.max(1));
+        let settle = Duration::from_secs(profile.source.settle_secs);
+        let once = args.once;
+        let publishing = Arc::clone(&publishing);
+        let reporter = telemetry::progress_reporter();
+        tasks.spawn(async move {
+            let mut summary = Summary::default();
+            loop {
+                for file in scan(&dir, &extensions, settle)? {
+                    publishing
+                        .publish_file(&file, &mut checkpoints, options, &mut summary, &*reporter)
+                        .await?;
+                }
+                if once {
+                    eprint!("{summary}");
+                    return Ok(());
+                }
+                tokio::time::sleep(poll).await;
+            }
+        });
+    }
+    if tasks.is_empty() {
+        eprint!("{summary}");
+        return Ok(());
+    }
+    eprint!("{summary}");
+    tokio::select! {
+        finished = tasks.join_next() => match finished {
+            Some(Ok(result)) => result,
+            Some(Err(error)) => Err(error.into()),
+            None => Ok(()),
+        },
+        () = telemetry::shutdown_signal() => {
+            tracing::info!("shutting down; acknowledged progress is checkpointed");
+            Ok(())
+        }
+    }
+}
+
+/// Export files in `dir` with one of `extensions`, unmodified for `settle`, in name order.
+fn scan(dir: &Path, extensions: &[String], settle: Duration) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("watching {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        let metadata = entry.metadata()?;
+        let wanted = extensions.is_empty()
+            || path
+                .extension()
+                .is_some_and(|e| extensions.iter().any(|x| e == x.as_str()));
+        let settled = metadata
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_some_and(|age| age >= settle);
+        if metadata.is_file() && wanted && settled {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The signer and pseudonymiser: from the profile's `[keys]`, else from the keyring.
+fn keys(
+    profile: &Profile,
+    keyring: &KeyringFile,
+) -> anyhow::Result<(wire::Signer, wire::Pseudonymiser)> {
+    let KeysConfig {
+        key_id,
+        signing_key_env,
+        signing_key_file,
+        pseudonymisation_key_env,
+        pseudonymisation_key_file,
+    } = &profile.keys;
+    let from_keyring = keyring.forces.get(&profile.force);
+    let signing = match secret_text(signing_key_env.as_deref(), signing_key_file.as_deref())? {
+        Some(text) => text,
+        None => from_keyring
+            .map(|k| k.signing_key.clone())
+            .with_context(|| {
+                format!(
+                    "no signing key for {}: set [keys] signing_key_env or signing_key_file in the \
+                 profile, or security.keyring",
+                    profile.force
+                )
+            })?,
+    };
+    let key_id = key_id
+        .clone()
+        .or_else(|| from_keyring.map(|k| k.key_id.clone()))
+        .with_context(|| {
+            format!(
+                "no key_id for {}: set [keys] key_id in the profile",
+                profile.force
+            )
+        })?;
+    let pseudonymisation = match secret_text(
+        pseudonymisation_key_env.as_deref(),
+        pseudonymisation_key_file.as_deref(),
+    )? {
+        Some(text) => text,
+        None => from_keyring
+            .and_then(|k| k.pseudonymisation_key.clone())
+            .with_context(|| {
+                format!(
+                    "no pseudonymisation key for {}: set [keys] pseudonymisation_key_env or \
+                 pseudonymisation_key_file in the profile",
+                    profile.force
+                )
+            })?,
+    };
+    let signing = wire::Secret::from_hex(&signing).context("signing key")?;
+    let pseudonymisation =
+        wire::Secret::from_hex(&pseudonymisation).context("pseudonymisation key")?;
+    Ok((
+        wire::Signer::new(key_id, signing),
+        wire::Pseudonymiser::new(profile.force.clone(), pseudonymisation),
+    ))
+}
+
+/// A secret from an environment variable or a file (never from the command line).
+fn secret_text(env: Option<&str>, file: Option<&Path>) -> anyhow::Result<Option<String>> {
+    if let Some(name) = env {
+        let value = std::env::var(name)
+            .with_context(|| format!("environment variable {name} is not set"))?;
+        return Ok(Some(value.trim().to_owned()));
+    }
+    if let Some(path) = file {
+        let value = std::fs::read_to_string(path)
+            .with_context(|| format!("reading secret file {}", path.display()))?;
+        return Ok(Some(value.trim().to_owned()));
+    }
+    Ok(None)
+}

@@ -1,0 +1,147 @@
+//! Operator-facing output shared by the roles: progress, Prometheus metrics, shutdown signals.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use adapters::publish::Reporter;
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A progress bar on a terminal, plain progress lines every few seconds otherwise.
+pub fn progress_reporter() -> Box<dyn Reporter> {
+    if std::io::stderr().is_terminal() {
+        Box::new(Bar(Mutex::new(None)))
+    } else {
+        Box::new(Lines(Mutex::new(LinesState::default())))
+    }
+}
+
+struct Bar(Mutex<Option<ProgressBar>>);
+
+impl Reporter for Bar {
+    fn start(&self, file: &str, rows: u64) {
+        let bar = ProgressBar::new(rows);
+        let style = ProgressStyle::with_template(
+            "{msg:30!} [{bar:30}] {human_pos}/{human_len} rows {per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(file.to_owned());
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(bar);
+        }
+    }
+
+    fn advance(&self, rows: u64) {
+        if let Ok(slot) = self.0.lock() {
+            if let Some(bar) = slot.as_ref() {
+                bar.inc(rows);
+            }
+        }
+    }
+
+    fn finish(&self, _file: &str) {
+        if let Ok(mut slot) = self.0.lock() {
+            if let Some(bar) = slot.take() {
+                bar.finish();
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct LinesState {
+    file: String,
+    total: u64,
+    done: u64,
+    started: Option<Instant>,
+    last: Option<Instant>,
+}
+
+struct Lines(Mutex<LinesState>);
+
+impl Reporter for Lines {
+    fn start(&self, file: &str, rows: u64) {
+        if let Ok(mut state) = self.0.lock() {
+            *state = LinesState {
+                file: file.to_owned(),
+                total: rows,
+                started: Some(Instant::now()),
+                last: Some(Instant::now()),
+                ..LinesState::default()
+            };
+        }
+    }
+
+    fn advance(&self, rows: u64) {
+        if let Ok(mut state) = self.0.lock() {
+            state.done += rows;
+            let now = Instant::now();
+            if state
+                .last
+                .is_some_and(|last| now - last >= Duration::from_secs(5))
+            {
+                state.last = Some(now);
+                let elapsed = state
+                    .started
+                    .map_or(1.0, |s| (now - s).as_secs_f64().max(0.001));
+                eprintln!(
+                    "progress: {} {}/{} rows, {:.0} rows/s",
+                    state.file,
+                    state.done,
+                    state.total,
+                    state.done as f64 / elapsed
+                );
+            }
+        }
+    }
+
+    fn finish(&self, file: &str) {
+        if let Ok(state) = self.0.lock() {
+            let elapsed = state.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+            eprintln!("done: {file} {} rows in {elapsed:.1} s", state.done);
+        }
+    }
+}
+
+/// Serves Prometheus metrics on `listen` (`/metrics`); an empty address disables it.
+pub fn serve_metrics(listen: &str) -> anyhow::Result<()> {
+    if listen.is_empty() {
+        return Ok(());
+    }
+    let address: std::net::SocketAddr = listen
+        .parse()
+        .with_context(|| format!("metrics.listen {listen:?}"))?;
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(address)
+        .install()
+        .with_context(|| format!("serving metrics on {listen}"))?;
+    tracing::info!(%listen, "metrics on /metrics");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
