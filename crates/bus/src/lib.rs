@@ -7,10 +7,12 @@
 
 mod admin;
 mod consumer;
+mod group;
 mod producer;
 
 pub use admin::{TopicOutcome, TopicSpec, create_topics, describe_topics, watermarks};
 pub use consumer::{Received, read_topic};
+pub use group::{GroupConsumer, Incoming};
 pub use producer::{Ack, Delivery, Outgoing, Publisher};
 
 use rdkafka::ClientConfig;

@@ -25,6 +25,10 @@ pub struct Cli {
 pub enum Command {
     /// Run a force adapter: publish exports, watch a directory, or accept HTTP pushes.
     Adapter(AdapterArgs),
+    /// Consume the raw topic: verify, normalise, deduplicate and store records in ClickHouse.
+    Ingest(IngestArgs),
+    /// Count current crimes by force, period, offence, category, age band or flag.
+    Stats(StatsArgs),
     /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
     Migrate,
     /// Manage the Kafka topics cyberflag uses.
@@ -57,6 +61,55 @@ pub struct AdapterArgs {
     /// Files to publish, in order (with a profile: in addition to its own).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// `cyberflag ingest …`
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Process everything published so far, make sure it is stored and committed, then exit.
+    #[arg(long)]
+    pub exit_when_idle: bool,
+    /// With --exit-when-idle: seconds without a new message before exiting.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    pub idle_seconds: u64,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// An aligned table for people.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// `cyberflag stats …`
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// First recorded date included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last recorded date included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Grouping, comma-separated: force, region, day, week, month, quarter, financial_year,
+    /// offence_group, offence_code, category, age_band, cyber.
+    #[arg(long, value_name = "DIMENSIONS", value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// Only these forces (police.uk ids or names, comma-separated).
+    #[arg(long, value_name = "FORCES", value_delimiter = ',')]
+    pub force: Vec<String>,
+    /// Only these offence groups (comma-separated).
+    #[arg(long, value_name = "GROUPS", value_delimiter = ',')]
+    pub offence_group: Vec<String>,
+    /// Only crimes with (true) or without (false) the online flag.
+    #[arg(long, value_name = "BOOL")]
+    pub cyber: Option<bool>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `cyberflag topics …`

@@ -41,6 +41,36 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Force adapters.
     pub adapter: AdapterConfig,
+    /// The ingest consumer.
+    pub ingest: IngestConfig,
+}
+
+/// `[ingest]`: the consumer that stores records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Kafka consumer group; processes in one group split the partitions.
+    pub group: String,
+    /// Rows per INSERT at most.
+    pub batch_rows: u64,
+    /// Approximate bytes per INSERT at most.
+    pub batch_bytes: u64,
+    /// Longest time, in milliseconds, a record waits in a batch.
+    pub batch_interval_ms: u64,
+    /// Record versions remembered for duplicate detection (twice this many at most).
+    pub seen_capacity: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            group: "cyberflag-ingest".into(),
+            batch_rows: 50_000,
+            batch_bytes: 32 * 1024 * 1024,
+            batch_interval_ms: 1_000,
+            seen_capacity: 1_000_000,
+        }
+    }
 }
 
 /// `[security]`: where keys come from.
@@ -279,6 +309,22 @@ impl Config {
                 key: "adapter.checkpoint_every",
                 message: "adapter.checkpoint_every and adapter.max_in_flight must be at least 1"
                     .into(),
+            });
+        }
+        if self.ingest.batch_rows == 0
+            || self.ingest.batch_bytes == 0
+            || self.ingest.batch_interval_ms == 0
+        {
+            return Err(ConfigError::Value {
+                key: "ingest.batch_rows",
+                message: "ingest.batch_rows, batch_bytes and batch_interval_ms must be at least 1"
+                    .into(),
+            });
+        }
+        if self.ingest.batch_rows > 1_000_000 {
+            return Err(ConfigError::Value {
+                key: "ingest.batch_rows",
+                message: "at most 1000000, so one INSERT stays one block".into(),
             });
         }
         if !self.metrics.listen.is_empty()

@@ -1,6 +1,7 @@
 //! `cyberflag`: the single binary; each subcommand is one role of the pipeline.
 
 mod adapter;
+mod ingest;
 mod keyring;
 mod telemetry;
 
@@ -14,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Prints a line to standard output; a closed pipe (`cyberflag … | head`) ends the process
 /// quietly instead of panicking.
-fn emit(line: std::fmt::Arguments<'_>) {
+pub(crate) fn emit(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     if let Err(error) = stdout
@@ -27,8 +28,9 @@ fn emit(line: std::fmt::Arguments<'_>) {
     }
 }
 
+#[macro_export]
 macro_rules! out {
-    ($($arg:tt)*) => { emit(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::emit(format_args!($($arg)*)) };
 }
 
 fn main() -> ExitCode {
@@ -79,6 +81,8 @@ fn init_tracing(config: &Config) {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Adapter(args) => adapter::run(args, &config).await,
+        Command::Ingest(args) => ingest::run(args, &config).await,
+        Command::Stats(args) => ingest::stats(args, &config).await,
         Command::Migrate => migrate(&config).await,
         Command::Topics(TopicsCommand::Create) => topics_create(&config).await,
         Command::Topics(TopicsCommand::List) => topics_list(&config).await,

@@ -8,8 +8,12 @@
 //! the crate's schema-validation queries.
 
 mod migrations;
+pub mod stats;
+mod store;
 
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
+pub use stats::{Dimension, StatsQuery, StatsRow};
+pub use store::{CRIME_VERSION_COLUMNS, CrimeVersionRow, SourceOffset};
 
 /// Where the server is and who we are.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,0 +1,225 @@
+//! A consumer-group member with explicit, synchronous offset commits.
+//!
+//! Auto-commit is off: the caller commits the next offset of each partition only after the
+//! downstream stage acknowledged everything before it. Messages are copied out of librdkafka's
+//! buffers on receipt ([`Incoming`]), so holding a batch never pins the consumer's memory.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::message::Headers;
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+
+use crate::{ClientSettings, Error};
+
+/// A received message, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key bytes.
+    pub key: Vec<u8>,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+    /// Headers in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Producer or broker timestamp, milliseconds since the epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl Incoming {
+    /// The first header named `name`.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_slice())
+    }
+}
+
+/// Counts rebalances so the caller can tell a batch spans one.
+#[derive(Debug, Default, Clone)]
+pub struct RebalanceCounter(Arc<AtomicU64>);
+
+impl ClientContext for RebalanceCounter {}
+
+impl ConsumerContext for RebalanceCounter {
+    fn pre_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            tracing::info!(partitions = partitions.count(), "partitions revoked");
+        }
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            tracing::info!(partitions = partitions.count(), "partitions assigned");
+        }
+    }
+}
+
+/// A member of a consumer group on one topic.
+pub struct GroupConsumer {
+    consumer: StreamConsumer<RebalanceCounter>,
+    rebalances: RebalanceCounter,
+    topic: String,
+}
+
+impl std::fmt::Debug for GroupConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupConsumer")
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupConsumer {
+    /// Joins `group` and subscribes to `topic`, starting from the earliest offset when the
+    /// group has none.
+    pub fn new(settings: &ClientSettings, group: &str, topic: &str) -> Result<Self, Error> {
+        let rebalances = RebalanceCounter::default();
+        let consumer: StreamConsumer<RebalanceCounter> = settings
+            .client_config()
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            // The local broker waits the full fetch wait on every fetch: keep it short.
+            .set("fetch.wait.max.ms", "20")
+            .set("isolation.level", "read_uncommitted")
+            // A long ClickHouse outage keeps the loop retrying one batch; stay in the group.
+            .set("max.poll.interval.ms", "1800000")
+            .set("session.timeout.ms", "30000")
+            // Bound what librdkafka prefetches, so memory stays bounded whatever the backlog.
+            .set("queued.max.messages.kbytes", "32768")
+            .create_with_context(rebalances.clone())
+            .map_err(Error::Client)?;
+        consumer.subscribe(&[topic]).map_err(Error::Client)?;
+        Ok(Self {
+            consumer,
+            rebalances,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// The next message (waits).
+    pub async fn recv(&self) -> Result<Incoming, Error> {
+        let message = self.consumer.recv().await.map_err(Error::Broker)?;
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Incoming {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
+            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            headers,
+            timestamp_ms: message.timestamp().to_millis(),
+        })
+    }
+
+    /// How many rebalances this member has seen.
+    pub fn rebalances(&self) -> u64 {
+        self.rebalances.0.load(Ordering::SeqCst)
+    }
+
+    /// Partitions currently assigned to this member.
+    pub fn assigned(&self) -> Vec<i32> {
+        self.consumer
+            .assignment()
+            .map(|tpl| tpl.elements().iter().map(|e| e.partition()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Commits `next` (partition → the next offset to read, i.e. last processed + 1)
+    /// synchronously, for the partitions still assigned; returns the partitions skipped
+    /// because they were revoked meanwhile (their new owner re-reads them).
+    pub fn commit(&self, next: &BTreeMap<i32, i64>) -> Result<Vec<i32>, Error> {
+        let assigned = self.assigned();
+        let mut tpl = TopicPartitionList::new();
+        let mut skipped = Vec::new();
+        for (&partition, &offset) in next {
+            if assigned.contains(&partition) {
+                tpl.add_partition_offset(&self.topic, partition, Offset::Offset(offset))
+                    .map_err(Error::Client)?;
+            } else {
+                skipped.push(partition);
+            }
+        }
+        if tpl.count() > 0 {
+            self.consumer
+                .commit(&tpl, CommitMode::Sync)
+                .map_err(Error::Broker)?;
+        }
+        Ok(skipped)
+    }
+
+    /// Stops fetching from the assigned partitions (downstream is slow or down).
+    pub fn pause(&self) -> Result<(), Error> {
+        let assignment = self.consumer.assignment().map_err(Error::Client)?;
+        self.consumer.pause(&assignment).map_err(Error::Client)
+    }
+
+    /// Resumes fetching.
+    pub fn resume(&self) -> Result<(), Error> {
+        let assignment = self.consumer.assignment().map_err(Error::Client)?;
+        self.consumer.resume(&assignment).map_err(Error::Client)
+    }
+
+    /// Per partition of the topic: the group's committed offset (`None` if none yet) and the
+    /// broker's high watermark. On Tansu 0.6.0 the watermark can read up to one batch low.
+    pub fn progress(&self) -> Result<Vec<(i32, Option<i64>, i64)>, Error> {
+        let timeout = Duration::from_secs(10);
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), timeout)
+            .map_err(Error::Broker)?;
+        let mut tpl = TopicPartitionList::new();
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == self.topic)
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        for &partition in &partitions {
+            tpl.add_partition(&self.topic, partition);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(tpl, timeout)
+            .map_err(Error::Broker)?;
+        let mut progress = Vec::with_capacity(partitions.len());
+        for element in committed.elements() {
+            let (_, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, element.partition(), timeout)
+                .map_err(Error::Broker)?;
+            let committed = match element.offset() {
+                Offset::Offset(offset) => Some(offset),
+                _ => None,
+            };
+            progress.push((element.partition(), committed, high));
+        }
+        progress.sort_unstable();
+        Ok(progress)
+    }
+}
