@@ -9,6 +9,7 @@ mod support;
 mod adapter;
 mod cli;
 mod deploy;
+mod ingest;
 mod schema;
 mod tidy;
 mod topics;

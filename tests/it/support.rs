@@ -243,3 +243,122 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+impl Sandbox {
+    /// Applies the schema to this sandbox's database.
+    pub fn migrate(&self) {
+        succeed(&mut self.command(&[]).arg("migrate"));
+    }
+
+    /// Publishes files through a one-off adapter run; returns the summary.
+    pub fn publish(&self, force: &str, dialect: &str, files: &[PathBuf]) -> String {
+        let mut command = self.command(&[]);
+        command
+            .args(["adapter", "--force", force, "--dialect", dialect])
+            .args(files);
+        succeed_stderr(&mut command)
+    }
+
+    /// Runs `cyberflag ingest --exit-when-idle` to completion; returns its totals.
+    pub fn ingest_until_idle(&self, extra: &[(&str, &str)]) -> IngestTotals {
+        let mut command = self.command(extra);
+        command.args(["ingest", "--exit-when-idle", "--idle-seconds", "2"]);
+        IngestTotals::parse(&succeed_stderr(&mut command))
+    }
+
+    /// `cyberflag stats --format csv` with `args`: a map from the grouping values to counts.
+    pub fn stats(&self, args: &[&str]) -> std::collections::BTreeMap<Vec<String>, u64> {
+        let mut command = self.command(&[]);
+        command.args(["stats", "--format", "csv"]).args(args);
+        let text = succeed(&mut command);
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or_default();
+        assert!(header.ends_with("count"), "{header}");
+        lines
+            .map(|line| {
+                let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+                let count = cells.pop().unwrap().parse().unwrap();
+                (cells, count)
+            })
+            .collect()
+    }
+
+    /// Drops the sandbox's database.
+    pub fn drop_database(&self) {
+        let warehouse = warehouse(&self.database);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(warehouse.drop_database()).unwrap();
+    }
+}
+
+/// The totals `cyberflag ingest` prints when it exits.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IngestTotals {
+    /// Messages taken from the topic.
+    pub received: u64,
+    /// Versions stored.
+    pub stored: u64,
+    /// Versions already stored.
+    pub duplicates: u64,
+    /// Messages dead-lettered.
+    pub dead_lettered: u64,
+}
+
+impl IngestTotals {
+    /// Parses the `received …, stored …, duplicates …, dead-lettered …` line.
+    pub fn parse(stderr: &str) -> Self {
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("received "))
+            .unwrap_or_else(|| panic!("no totals line in:\n{stderr}"));
+        let numbers: Vec<u64> = line
+            .split([',', ' '])
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        assert_eq!(numbers.len(), 4, "{line}");
+        Self {
+            received: numbers[0],
+            stored: numbers[1],
+            duplicates: numbers[2],
+            dead_lettered: numbers[3],
+        }
+    }
+
+    /// Adds another run's totals.
+    pub fn add(self, other: Self) -> Self {
+        Self {
+            received: self.received + other.received,
+            stored: self.stored + other.stored,
+            duplicates: self.duplicates + other.duplicates,
+            dead_lettered: self.dead_lettered + other.dead_lettered,
+        }
+    }
+}
+
+/// Expected `force,month,category` counts of police.uk files: distinct Crime IDs, where a
+/// repeated ID counts once with its last row's month and category (the adapter's rule).
+pub fn police_uk_expected(files: &[PathBuf]) -> std::collections::BTreeMap<Vec<String>, u64> {
+    let mut last: std::collections::BTreeMap<(String, String), (String, String)> =
+        std::collections::BTreeMap::new();
+    for file in files {
+        let mut reader = csv::Reader::from_path(file).unwrap();
+        for row in reader.records() {
+            let row = row.unwrap();
+            let id = &row[0];
+            if id.is_empty() {
+                continue;
+            }
+            let force = model::ForceId::lookup(&row[2]).unwrap().as_str().to_owned();
+            let category = model::Category::parse(&row[9]).unwrap().slug().to_owned();
+            last.insert((force, id.to_owned()), (row[1].to_owned(), category));
+        }
+    }
+    let mut expected = std::collections::BTreeMap::new();
+    for ((force, _), (month, category)) in last {
+        *expected.entry(vec![force, month, category]).or_default() += 1;
+    }
+    expected
+}
