@@ -11,5 +11,6 @@ mod cli;
 mod deploy;
 mod ingest;
 mod schema;
+mod simulation;
 mod tidy;
 mod topics;

@@ -29,6 +29,8 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Count current crimes by force, period, offence, category, age band or flag.
     Stats(StatsArgs),
+    /// Write realistic simulated force exports, their adapter profiles and the ground truth.
+    Simulate(SimulateArgs),
     /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
     Migrate,
     /// Manage the Kafka topics cyberflag uses.
@@ -110,6 +112,33 @@ pub struct StatsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// `cyberflag simulate …`
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Output directory (must not hold an earlier simulation).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Options file (TOML, every field of the simulator's options); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub options: Option<PathBuf>,
+    /// Random seed: the same seed and options give byte-identical output.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// First simulated day.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last simulated day.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Inject a rise: FORCE:FROM:FACTOR, e.g. west-mercia:2016-04-01:1.87.
+    #[arg(long, value_name = "FORCE:DATE:FACTOR")]
+    pub rise: Option<String>,
+    /// Simulate all recorded crime (every police.uk category) instead of online child sexual
+    /// offences, at about 6.5 million crimes a year, for scale tests.
+    #[arg(long)]
+    pub all_crime: bool,
 }
 
 /// `cyberflag topics …`

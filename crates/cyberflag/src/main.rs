@@ -3,6 +3,7 @@
 mod adapter;
 mod ingest;
 mod keyring;
+mod simulate;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -83,6 +84,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Adapter(args) => adapter::run(args, &config).await,
         Command::Ingest(args) => ingest::run(args, &config).await,
         Command::Stats(args) => ingest::stats(args, &config).await,
+        Command::Simulate(args) => simulate::run(args),
         Command::Migrate => migrate(&config).await,
         Command::Topics(TopicsCommand::Create) => topics_create(&config).await,
         Command::Topics(TopicsCommand::List) => topics_list(&config).await,

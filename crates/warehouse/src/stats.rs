@@ -195,13 +195,13 @@ impl StatsQuery {
             binds.push(Bound::Text(to.to_string()));
         }
         if !self.forces.is_empty() {
-            conditions.push("force IN ?".into());
+            conditions.push("has(?, force)".into());
             binds.push(Bound::List(
                 self.forces.iter().map(|f| f.as_str().to_owned()).collect(),
             ));
         }
         if !self.offence_groups.is_empty() {
-            conditions.push("offence_group IN ?".into());
+            conditions.push("has(?, offence_group)".into());
             binds.push(Bound::List(
                 self.offence_groups
                     .iter()
