@@ -461,7 +461,7 @@ fn ingest_waits_out_a_clickhouse_outage_and_counts_exactly() {
     let mut clickhouse = PrivateClickHouse::start();
     let url = clickhouse.url();
     let private = [("CYBERFLAG_CLICKHOUSE_URL", url.as_str())];
-    crate::support::succeed(&mut sandbox.command(&private).arg("migrate"));
+    crate::support::succeed(sandbox.command(&private).arg("migrate"));
     let city = police_uk_files("city-of-london");
     let (early, late) = city.split_at(12);
     sandbox.publish("city-of-london", "police-uk-street", early);

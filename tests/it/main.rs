@@ -4,6 +4,11 @@
 //! they are not there. Each test isolates itself by database and topic names, never by
 //! restarting servers, so tests run in parallel against one stack.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a panic there is a failed test"
+)]
+
 mod support;
 
 mod adapter;

@@ -247,7 +247,7 @@ pub fn free_port() -> u16 {
 impl Sandbox {
     /// Applies the schema to this sandbox's database.
     pub fn migrate(&self) {
-        succeed(&mut self.command(&[]).arg("migrate"));
+        succeed(self.command(&[]).arg("migrate"));
     }
 
     /// Publishes files through a one-off adapter run; returns the summary.

@@ -528,6 +528,10 @@ mod tests {
 
     /// Loads the configuration inside a figment jail: a private working directory and an
     /// environment that is restored afterwards, so tests cannot see each other's variables.
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail closure returns figment::Error"
+    )]
     fn load_in_jail(
         env: &[(&str, &str)],
         file: Option<&str>,

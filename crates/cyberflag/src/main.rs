@@ -19,13 +19,11 @@ use tracing_subscriber::EnvFilter;
 pub(crate) fn emit(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout
+    let written = stdout
         .write_fmt(line)
-        .and_then(|()| stdout.write_all(b"\n"))
-    {
-        if error.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+        .and_then(|()| stdout.write_all(b"\n"));
+    if written.is_err_and(|error| error.kind() == std::io::ErrorKind::BrokenPipe) {
+        std::process::exit(0);
     }
 }
 

@@ -35,18 +35,18 @@ impl Reporter for Bar {
     }
 
     fn advance(&self, rows: u64) {
-        if let Ok(slot) = self.0.lock() {
-            if let Some(bar) = slot.as_ref() {
-                bar.inc(rows);
-            }
+        if let Ok(slot) = self.0.lock()
+            && let Some(bar) = slot.as_ref()
+        {
+            bar.inc(rows);
         }
     }
 
     fn finish(&self, _file: &str) {
-        if let Ok(mut slot) = self.0.lock() {
-            if let Some(bar) = slot.take() {
-                bar.finish();
-            }
+        if let Ok(mut slot) = self.0.lock()
+            && let Some(bar) = slot.take()
+        {
+            bar.finish();
         }
     }
 }

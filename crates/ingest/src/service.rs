@@ -154,15 +154,14 @@ pub async fn run(
                     last_lag = Instant::now();
                     record_lag(&consumer);
                 }
-                if let Some(idle) = settings.exit_when_idle {
-                    if batch.is_empty()
-                        && last_message.elapsed() >= idle
-                        && (!consumer.assigned().is_empty() || started.elapsed() >= idle * 5)
-                        && caught_up(&consumer)
-                    {
-                        tracing::info!("everything published so far is stored and committed");
-                        break;
-                    }
+                if let Some(idle) = settings.exit_when_idle
+                    && batch.is_empty()
+                    && last_message.elapsed() >= idle
+                    && (!consumer.assigned().is_empty() || started.elapsed() >= idle * 5)
+                    && caught_up(&consumer)
+                {
+                    tracing::info!("everything published so far is stored and committed");
+                    break;
                 }
             }
         }
@@ -311,10 +310,8 @@ async fn finish(
             }
         }
     }
-    if paused {
-        if let Err(error) = consumer.resume() {
-            tracing::warn!(%error, "cannot resume partitions");
-        }
+    if paused && let Err(error) = consumer.resume() {
+        tracing::warn!(%error, "cannot resume partitions");
     }
     metrics::histogram!("cyberflag_ingest_insert_seconds").record(started.elapsed().as_secs_f64());
     metrics::histogram!("cyberflag_ingest_batch_rows").record(current.rows.len() as f64);
