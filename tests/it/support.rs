@@ -93,6 +93,8 @@ pub struct Sandbox {
     pub dlq_topic: String,
     /// The ClickHouse database.
     pub database: String,
+    /// The ingest consumer group.
+    pub group: String,
 }
 
 impl Sandbox {
@@ -112,6 +114,7 @@ impl Sandbox {
             raw_topic: unique(&format!("it.{name}.raw")),
             dlq_topic: unique(&format!("it.{name}.dlq")),
             database: unique(&format!("it_{name}")),
+            group: unique(&format!("it-{name}")),
             dir,
         };
         let partitions = partitions.to_string();

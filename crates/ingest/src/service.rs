@@ -137,6 +137,11 @@ pub async fn run(
                 break;
             }
             received = consumer.recv() => match received {
+                Ok(message) if message.topic != settings.raw_topic => {
+                    // Offsets are committed per partition of the raw topic; a message from
+                    // any other topic (a broker assigning foreign partitions) is never taken.
+                    tracing::error!(topic = %message.topic, partition = message.partition, "message from an unexpected topic ignored");
+                }
                 Ok(message) => {
                     last_message = Instant::now();
                     accept(message, keyring, &seen, &mut batch);
