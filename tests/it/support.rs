@@ -133,6 +133,7 @@ impl Sandbox {
                 "CYBERFLAG_CLICKHOUSE_DATABASE".into(),
                 self.database.clone(),
             ),
+            ("CYBERFLAG_INGEST_GROUP".into(), self.group.clone()),
             (
                 "CYBERFLAG_SECURITY_KEYRING".into(),
                 self.dir.path().join("keyring.toml").display().to_string(),
