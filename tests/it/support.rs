@@ -366,3 +366,35 @@ pub fn police_uk_expected(files: &[PathBuf]) -> std::collections::BTreeMap<Vec<S
     }
     expected
 }
+
+/// Asserts two count tables are equal, reporting only the differing groups.
+#[track_caller]
+pub fn assert_counts(
+    actual: &std::collections::BTreeMap<Vec<String>, u64>,
+    expected: &std::collections::BTreeMap<Vec<String>, u64>,
+    context: &str,
+) {
+    let mut differences = Vec::new();
+    for key in actual
+        .keys()
+        .chain(expected.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let (a, e) = (
+            actual.get(key).copied().unwrap_or(0),
+            expected.get(key).copied().unwrap_or(0),
+        );
+        if a != e {
+            differences.push(format!("{key:?}: actual {a}, expected {e}"));
+        }
+    }
+    let total = |m: &std::collections::BTreeMap<Vec<String>, u64>| m.values().sum::<u64>();
+    assert!(
+        differences.is_empty(),
+        "{context}: {} group(s) differ (totals: actual {}, expected {}); first: {:#?}",
+        differences.len(),
+        total(actual),
+        total(expected),
+        &differences[..differences.len().min(10)]
+    );
+}

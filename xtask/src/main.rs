@@ -5,6 +5,7 @@
 //! - `demo`: the main job, end to end, on the local stack;
 //! - `test`: the one command CI runs: stack, formatting, lints, every test.
 
+mod bench;
 mod stack;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,12 @@ enum Task {
     Demo,
     /// The full check CI runs: stack up, fmt, clippy -D warnings, every test.
     Test,
+    /// Measure adapter and ingest throughput against the naive baseline (BENCHMARKS.md).
+    Bench {
+        /// Records to publish and ingest.
+        #[arg(long, default_value_t = 500_000)]
+        records: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +62,7 @@ fn main() -> anyhow::Result<()> {
         Task::Stack(StackCommand::Status) => stack::status(&root),
         Task::Demo => demo(&root),
         Task::Test => test(&root),
+        Task::Bench { records } => bench::bench(&root, records),
     }
 }
 

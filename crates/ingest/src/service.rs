@@ -34,6 +34,9 @@ pub const HEADER_DLQ_MESSAGE: &str = "cyberflag-dlq-message";
 /// Header carrying `topic/partition/offset` of the original message.
 pub const HEADER_DLQ_SOURCE: &str = "cyberflag-dlq-source";
 
+/// How long a member may hold no partitions before it leaves and re-joins its group.
+const REJOIN_AFTER: Duration = Duration::from_secs(20);
+
 /// How the service runs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -115,7 +118,8 @@ pub async fn run(
     keyring: &Keyring,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Totals, IngestError> {
-    let consumer = GroupConsumer::new(kafka, &settings.group, &settings.raw_topic)?;
+    let mut consumer = GroupConsumer::new(kafka, &settings.group, &settings.raw_topic)?;
+    let mut unassigned_since: Option<Instant> = None;
     let dlq = Publisher::new(kafka, &settings.dlq_topic, Duration::from_secs(300))?;
     let mut seen = SeenVersions::new(settings.seen_capacity);
     let mut batch = Batch::default();
@@ -158,6 +162,21 @@ pub async fn run(
                 if last_lag.elapsed() >= Duration::from_secs(10) {
                     last_lag = Instant::now();
                     record_lag(&consumer);
+                }
+                // A member the coordinator left without partitions (seen with Tansu 0.6.0 after
+                // members were killed) would wait forever: leave and join the group again.
+                if consumer.assigned().is_empty() {
+                    let since = *unassigned_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= REJOIN_AFTER {
+                        tracing::warn!(seconds = REJOIN_AFTER.as_secs(), "no partitions assigned; re-joining the consumer group");
+                        finish(&mut batch, &consumer, &dlq, warehouse, &mut seen, &mut totals).await?;
+                        drop(consumer);
+                        consumer = GroupConsumer::new(kafka, &settings.group, &settings.raw_topic)?;
+                        unassigned_since = None;
+                        metrics::counter!("cyberflag_ingest_rejoins_total").increment(1);
+                    }
+                } else {
+                    unassigned_since = None;
                 }
                 if let Some(idle) = settings.exit_when_idle
                     && batch.is_empty()
