@@ -270,9 +270,12 @@ fn ingest_killed_five_times_still_counts_exactly() {
         .as_nanos() as u64;
     let mut random = Lcg(seed);
     // Small batches so kills land between, inside and after many INSERT/commit pairs.
+    // One static member identity across the restarts, as a supervisor restarting one
+    // process would give it: the restart takes over the killed member's partitions.
     let small = [
         ("CYBERFLAG_INGEST_BATCH_ROWS", "1500"),
         ("CYBERFLAG_INGEST_BATCH_INTERVAL_MS", "100"),
+        ("CYBERFLAG_INGEST_INSTANCE_ID", "ingest-0"),
     ];
     for kill in 0..5 {
         let mut child = spawn_ingest(&sandbox, &small);

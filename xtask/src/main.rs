@@ -109,16 +109,105 @@ fn cyberflag_binary(root: &Path) -> anyhow::Result<PathBuf> {
 
 fn demo(root: &Path) -> anyhow::Result<()> {
     stack::up(root, false)?;
-    let cyberflag = cyberflag_binary(root)?;
-    let cyberflag = cyberflag.to_string_lossy();
-    run(root, &cyberflag, &["topics", "list"])?;
-    run(root, &cyberflag, &["config", "show"])?;
+    let binary = cyberflag_binary(root)?;
+    let cyberflag = binary.to_string_lossy();
+    let dir = root.join(".stack").join("demo");
+    let dir_text = dir.to_string_lossy().into_owned();
+    if dir.join("summary.json").exists() {
+        eprintln!("reusing the simulation in {dir_text} (delete it for a fresh one)");
+    } else {
+        // Five years of every force's exports, with West Mercia's rise of 2016/17 injected.
+        run(
+            root,
+            &cyberflag,
+            &[
+                "simulate",
+                "--out",
+                &dir_text,
+                "--seed",
+                "2015",
+                "--rise",
+                "west-mercia:2016-04-01:1.87",
+            ],
+        )?;
+    }
+    let mut profiles: Vec<PathBuf> = std::fs::read_dir(dir.join("profiles"))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    profiles.sort();
+    eprintln!(
+        "publishing {} forces' exports through their adapters",
+        profiles.len()
+    );
+    for profile in &profiles {
+        let output = Command::new(&binary)
+            .args(["adapter", "--profile"])
+            .arg(profile)
+            .current_dir(root)
+            .output()
+            .with_context(|| format!("running the adapter for {}", profile.display()))?;
+        if !output.status.success() {
+            bail!(
+                "adapter {} failed:\n{}",
+                profile.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    run(root, &cyberflag, &["ingest", "--exit-when-idle"])?;
+    println!("\nOnline child sexual offences recorded nationally, by financial year:");
+    run(
+        root,
+        &cyberflag,
+        &[
+            "stats",
+            "--by",
+            "financial_year",
+            "--cyber",
+            "true",
+            "--offence-group",
+            "sexual-communication-with-a-child,sexual-grooming,rape-of-a-child-under-13,rape-of-a-child-under-16,sexual-assault-and-activity-involving-a-child,other-child-sexual-offences",
+        ],
+    )?;
+    println!(
+        "\nWest Mercia, online-flagged crimes by financial year (a rise was injected from April 2016):"
+    );
+    run(
+        root,
+        &cyberflag,
+        &[
+            "stats",
+            "--by",
+            "financial_year",
+            "--cyber",
+            "true",
+            "--force",
+            "west-mercia",
+        ],
+    )?;
+    println!("\nNational 2016/17 by offence group:");
+    run(
+        root,
+        &cyberflag,
+        &[
+            "stats",
+            "--from",
+            "2016-04-01",
+            "--to",
+            "2017-03-31",
+            "--by",
+            "offence_group",
+        ],
+    )?;
     println!();
-    println!("The local stack is up:");
-    println!("  ClickHouse  http://127.0.0.1:8123  (database cyberflag; try: clickhouse-client)");
-    println!("  Kafka       127.0.0.1:9092        (topics cyberflag.raw.v1, cyberflag.dlq.v1)");
-    println!("  Config      ./cyberflag.toml      (read by every cyberflag command run here)");
-    println!("Stop it with `cargo xtask stack down`.");
+    println!("Where to look:");
+    println!("  ClickHouse      http://127.0.0.1:8123 database cyberflag, table crime_versions");
+    println!(
+        "  Kafka           127.0.0.1:9092 topics cyberflag.raw.v1 (records), cyberflag.dlq.v1 (rejects)"
+    );
+    println!("  Simulation      {dir_text} (exports, profiles, ground-truth.csv, summary.json)");
+    println!("  Ask anything    target/debug/cyberflag stats --help");
+    println!("Stop the stack with `cargo xtask stack down`.");
     Ok(())
 }
 

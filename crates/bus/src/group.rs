@@ -82,11 +82,21 @@ impl std::fmt::Debug for GroupConsumer {
 
 impl GroupConsumer {
     /// Joins `group` and subscribes to `topic`, starting from the earliest offset when the
-    /// group has none.
-    pub fn new(settings: &ClientSettings, group: &str, topic: &str) -> Result<Self, Error> {
+    /// group has none. With `instance_id` the member is static (KIP-345): a restarted process
+    /// with the same id takes over its predecessor's partitions at once instead of waiting for
+    /// the dead member to be evicted.
+    pub fn new(
+        settings: &ClientSettings,
+        group: &str,
+        topic: &str,
+        instance_id: Option<&str>,
+    ) -> Result<Self, Error> {
         let rebalances = RebalanceCounter::default();
-        let consumer: StreamConsumer<RebalanceCounter> = settings
-            .client_config()
+        let mut config = settings.client_config();
+        if let Some(instance) = instance_id {
+            config.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer<RebalanceCounter> = config
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

@@ -59,6 +59,9 @@ pub struct IngestConfig {
     pub batch_interval_ms: u64,
     /// Record versions remembered for duplicate detection (twice this many at most).
     pub seen_capacity: u64,
+    /// Static group membership id, unique per process and stable across its restarts (e.g. the
+    /// pod name); empty for dynamic membership.
+    pub instance_id: String,
 }
 
 impl Default for IngestConfig {
@@ -69,6 +72,7 @@ impl Default for IngestConfig {
             batch_bytes: 32 * 1024 * 1024,
             batch_interval_ms: 1_000,
             seen_capacity: 1_000_000,
+            instance_id: String::new(),
         }
     }
 }

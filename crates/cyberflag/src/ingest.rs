@@ -32,6 +32,7 @@ pub async fn run(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
             .exit_when_idle
             .then(|| Duration::from_secs(args.idle_seconds.max(1))),
         seen_capacity: usize::try_from(config.ingest.seen_capacity).unwrap_or(usize::MAX),
+        instance_id: Some(config.ingest.instance_id.clone()).filter(|id| !id.is_empty()),
     };
     let totals = ingest::service::run(
         &settings,

@@ -57,6 +57,8 @@ pub struct Settings {
     pub exit_when_idle: Option<Duration>,
     /// Versions remembered for duplicate detection (memory: about 50 bytes each, twice).
     pub seen_capacity: usize,
+    /// Static group membership id (`group.instance.id`); `None` for a dynamic member.
+    pub instance_id: Option<String>,
 }
 
 /// What a run did (also exported as metrics).
@@ -118,7 +120,12 @@ pub async fn run(
     keyring: &Keyring,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Totals, IngestError> {
-    let mut consumer = GroupConsumer::new(kafka, &settings.group, &settings.raw_topic)?;
+    let mut consumer = GroupConsumer::new(
+        kafka,
+        &settings.group,
+        &settings.raw_topic,
+        settings.instance_id.as_deref(),
+    )?;
     let mut unassigned_since: Option<Instant> = None;
     let dlq = Publisher::new(kafka, &settings.dlq_topic, Duration::from_secs(300))?;
     let mut seen = SeenVersions::new(settings.seen_capacity);
@@ -171,7 +178,7 @@ pub async fn run(
                         tracing::warn!(seconds = REJOIN_AFTER.as_secs(), "no partitions assigned; re-joining the consumer group");
                         finish(&mut batch, &consumer, &dlq, warehouse, &mut seen, &mut totals).await?;
                         drop(consumer);
-                        consumer = GroupConsumer::new(kafka, &settings.group, &settings.raw_topic)?;
+                        consumer = GroupConsumer::new(kafka, &settings.group, &settings.raw_topic, settings.instance_id.as_deref())?;
                         unassigned_since = None;
                         metrics::counter!("cyberflag_ingest_rejoins_total").increment(1);
                     }
