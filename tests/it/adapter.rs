@@ -337,3 +337,50 @@ fn http_push_replies_after_the_broker_acknowledged_the_batch() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A watched export directory: files that have settled are published once each, in name
+/// order; a file dropped later is picked up by the next scan; unsettled files wait.
+#[test]
+fn a_watched_directory_publishes_each_settled_file_once() {
+    let sandbox = Sandbox::new("watch", 3);
+    let spool = sandbox.dir.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let files = police_uk_files("city-of-london");
+    for file in &files[..2] {
+        std::fs::copy(file, spool.join(file.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(spool.join("notes.txt"), "not an export").unwrap();
+    let profile = sandbox.dir.path().join("col.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name = \"col-watch\"\nforce = \"city-of-london\"\ndialect = \"police-uk-street\"\n\
+             [source]\nwatch = \"{}\"\nextensions = [\"csv\"]\nsettle_secs = 0\n",
+            spool.display()
+        ),
+    )
+    .unwrap();
+    let run = || {
+        succeed_stderr(sandbox.command(&[]).args([
+            "adapter",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--once",
+        ]))
+    };
+    run();
+    let (two, _) = crime_rows(&files[..2]);
+    assert_eq!(sandbox.raw_messages().len(), two);
+    std::fs::copy(&files[2], spool.join(files[2].file_name().unwrap())).unwrap();
+    let again = run();
+    assert!(
+        again.contains("files: 1 read, 2 already published"),
+        "{again}"
+    );
+    let (three, _) = crime_rows(&files[..3]);
+    assert_eq!(
+        sandbox.raw_messages().len(),
+        three,
+        "only the new file was published"
+    );
+}

@@ -148,3 +148,19 @@ fn ci_runs_exactly_the_readme_test_command() {
         ".ci/run ends by running `{command}`: {last}"
     );
 }
+
+#[test]
+fn the_example_keyring_is_what_the_binary_accepts() {
+    let text = std::fs::read_to_string(root().join("deploy/keyring.example.toml")).unwrap();
+    let value: toml::Value = toml::from_str(&text).unwrap();
+    let forces = value["forces"].as_table().unwrap();
+    assert!(!forces.is_empty());
+    for (force, keys) in forces {
+        model::ForceId::from_id(force).unwrap();
+        wire::Secret::from_hex(keys["signing_key"].as_str().unwrap()).unwrap();
+        assert!(
+            keys.get("pseudonymisation_key").is_none(),
+            "never in a national keyring"
+        );
+    }
+}
