@@ -107,7 +107,9 @@ impl GroupConsumer {
             // A long ClickHouse outage keeps the loop retrying one batch; stay in the group.
             .set("max.poll.interval.ms", "1800000")
             .set("session.timeout.ms", "30000")
-            // Bound what librdkafka prefetches, so memory stays bounded whatever the backlog.
+            // Bound what librdkafka prefetches (one queue for the whole consumer), so memory
+            // stays bounded whatever the backlog; smaller starves fetching from Tansu
+            // (BENCHMARKS.md has the trade-off measured).
             .set("queued.max.messages.kbytes", "32768")
             .create_with_context(rebalances.clone())
             .map_err(Error::Client)?;

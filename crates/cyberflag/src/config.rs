@@ -68,10 +68,10 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             group: "cyberflag-ingest".into(),
-            batch_rows: 50_000,
+            batch_rows: 20_000,
             batch_bytes: 32 * 1024 * 1024,
             batch_interval_ms: 1_000,
-            seen_capacity: 1_000_000,
+            seen_capacity: 500_000,
             instance_id: String::new(),
         }
     }

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use bus::{GroupConsumer, Incoming, Publisher};
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use rayon::prelude::*;
 use warehouse::{CrimeVersionRow, SourceOffset, Warehouse};
 use wire::Keyring;
 
@@ -33,6 +35,9 @@ pub const HEADER_DLQ_REASON: &str = "cyberflag-dlq-reason";
 pub const HEADER_DLQ_MESSAGE: &str = "cyberflag-dlq-message";
 /// Header carrying `topic/partition/offset` of the original message.
 pub const HEADER_DLQ_SOURCE: &str = "cyberflag-dlq-source";
+
+/// Messages taken from the consumer at once and verified in parallel.
+const CHUNK: usize = 2048;
 
 /// How long a member may hold no partitions before it leaves and re-joins its group.
 const REJOIN_AFTER: Duration = Duration::from_secs(20);
@@ -135,11 +140,13 @@ pub async fn run(
     let mut last_message = Instant::now();
     let mut last_lag = Instant::now();
     tokio::pin!(shutdown);
+    // Timers are created once: registering a timer per message costs more than the message.
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let flush_timer = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(flush_timer);
     tracing::info!(group = %settings.group, topic = %settings.raw_topic, "ingest started");
     loop {
-        let flush_due = batch
-            .opened
-            .map(|opened| tokio::time::Instant::from_std(opened + settings.batch_interval));
         tokio::select! {
             biased;
             () = &mut shutdown => {
@@ -148,24 +155,47 @@ pub async fn run(
                 break;
             }
             received = consumer.recv() => match received {
-                Ok(message) if message.topic != settings.raw_topic => {
-                    // Offsets are committed per partition of the raw topic; a message from
-                    // any other topic (a broker assigning foreign partitions) is never taken.
-                    tracing::error!(topic = %message.topic, partition = message.partition, "message from an unexpected topic ignored");
-                }
-                Ok(message) => {
+                Ok(first) => {
+                    // Take everything already fetched (up to a chunk) without waiting, then
+                    // verify and normalise the chunk on all cores.
+                    let mut chunk = Vec::with_capacity(CHUNK);
+                    chunk.push(first);
+                    while chunk.len() < CHUNK {
+                        match consumer.recv().now_or_never() {
+                            Some(Ok(message)) => chunk.push(message),
+                            Some(Err(error)) => {
+                                tracing::warn!(%error, "consumer error; continuing");
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    chunk.retain(|message| {
+                        let ours = message.topic == settings.raw_topic;
+                        if !ours {
+                            // Offsets are committed per partition of the raw topic; a message
+                            // from any other topic (a broker assigning foreign partitions) is
+                            // never taken.
+                            tracing::error!(topic = %message.topic, partition = message.partition, "message from an unexpected topic ignored");
+                        }
+                        ours
+                    });
                     last_message = Instant::now();
-                    accept(message, keyring, &seen, &mut batch);
+                    let opening = batch.opened.is_none();
+                    accept_chunk(chunk, keyring, &seen, &mut batch);
+                    if opening && let Some(opened) = batch.opened {
+                        flush_timer.as_mut().reset(tokio::time::Instant::from_std(opened + settings.batch_interval));
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(%error, "consumer error; continuing");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             },
-            () = sleep_until(flush_due) => {
+            () = &mut flush_timer, if batch.opened.is_some() => {
                 finish(&mut batch, &consumer, &dlq, warehouse, &mut seen, &mut totals).await?;
             }
-            () = tokio::time::sleep(Duration::from_millis(250)) => {
+            _ = tick.tick() => {
                 if last_lag.elapsed() >= Duration::from_secs(10) {
                     last_lag = Instant::now();
                     record_lag(&consumer);
@@ -212,13 +242,6 @@ pub async fn run(
     Ok(totals)
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
 fn caught_up(consumer: &GroupConsumer) -> bool {
     match consumer.progress() {
         Ok(progress) => progress
@@ -241,24 +264,47 @@ fn record_lag(consumer: &GroupConsumer) {
     }
 }
 
-/// Verifies, normalises and deduplicates one message into the batch.
-fn accept(message: Incoming, keyring: &Keyring, seen: &SeenVersions, batch: &mut Batch) {
+/// Verifies and normalises a chunk of messages in parallel, then deduplicates them into the
+/// batch in order (the order decides which copy of a duplicate is stored).
+fn accept_chunk(chunk: Vec<Incoming>, keyring: &Keyring, seen: &SeenVersions, batch: &mut Batch) {
+    if chunk.is_empty() {
+        return;
+    }
+    let now = Utc::now();
+    let today = now.date_naive();
+    let outcomes: Vec<Result<model::CrimeRecord, Rejection>> = chunk
+        .par_iter()
+        .map(|message| {
+            let received_at = message
+                .timestamp_ms
+                .and_then(DateTime::<Utc>::from_timestamp_millis)
+                .unwrap_or(now);
+            verify(
+                keyring,
+                message.header(wire::HEADER_KEY_ID),
+                message.header(wire::HEADER_SIGNATURE),
+                &message.payload,
+            )
+            .and_then(|raw| normalise(&raw, received_at, today))
+        })
+        .collect();
     batch.opened.get_or_insert_with(Instant::now);
+    for (message, outcome) in chunk.into_iter().zip(outcomes) {
+        accept(message, outcome, now, seen, batch);
+    }
+}
+
+/// Files one verified-and-normalised message into the batch.
+fn accept(
+    message: Incoming,
+    outcome: Result<model::CrimeRecord, Rejection>,
+    now: DateTime<Utc>,
+    seen: &SeenVersions,
+    batch: &mut Batch,
+) {
     batch.received += 1;
     let next = batch.next_offsets.entry(message.partition).or_insert(0);
     *next = (*next).max(message.offset + 1);
-    let now = Utc::now();
-    let received_at = message
-        .timestamp_ms
-        .and_then(DateTime::<Utc>::from_timestamp_millis)
-        .unwrap_or(now);
-    let outcome = verify(
-        keyring,
-        message.header(wire::HEADER_KEY_ID),
-        message.header(wire::HEADER_SIGNATURE),
-        &message.payload,
-    )
-    .and_then(|raw| normalise(&raw, received_at, now.date_naive()));
     match outcome {
         Ok(record) => {
             let id = identity(&record);
