@@ -68,7 +68,8 @@ impl Publisher {
             .set("acks", "all")
             .set("compression.type", "lz4")
             .set("linger.ms", "5")
-            .set("batch.num.messages", "10000")
+            // At most `GroupConsumer`'s REWIND messages per batch (see group.rs).
+            .set("batch.num.messages", crate::group::REWIND.to_string())
             .set("queue.buffering.max.messages", "200000")
             .set(
                 "message.timeout.ms",

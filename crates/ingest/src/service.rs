@@ -132,6 +132,7 @@ pub async fn run(
         settings.instance_id.as_deref(),
     )?;
     let mut unassigned_since: Option<Instant> = None;
+    let mut seen_rebalances = consumer.rebalances();
     let dlq = Publisher::new(kafka, &settings.dlq_topic, Duration::from_secs(300))?;
     let mut seen = SeenVersions::new(settings.seen_capacity);
     let mut batch = Batch::default();
@@ -196,6 +197,13 @@ pub async fn run(
                 finish(&mut batch, &consumer, &dlq, warehouse, &mut seen, &mut totals).await?;
             }
             _ = tick.tick() => {
+                // Newly assigned partitions need time to be fetched: the idle period restarts
+                // with every rebalance, or a member could leave before reading them.
+                let rebalances = consumer.rebalances();
+                if rebalances != seen_rebalances {
+                    seen_rebalances = rebalances;
+                    last_message = Instant::now();
+                }
                 if last_lag.elapsed() >= Duration::from_secs(10) {
                     last_lag = Instant::now();
                     record_lag(&consumer);
@@ -209,6 +217,8 @@ pub async fn run(
                         finish(&mut batch, &consumer, &dlq, warehouse, &mut seen, &mut totals).await?;
                         drop(consumer);
                         consumer = GroupConsumer::new(kafka, &settings.group, &settings.raw_topic, settings.instance_id.as_deref())?;
+                        seen_rebalances = consumer.rebalances();
+                        last_message = Instant::now();
                         unassigned_since = None;
                         metrics::counter!("cyberflag_ingest_rejoins_total").increment(1);
                     }
@@ -221,8 +231,25 @@ pub async fn run(
                     && (!consumer.assigned().is_empty() || started.elapsed() >= idle * 5)
                     && caught_up(&consumer)
                 {
-                    tracing::info!("everything published so far is stored and committed");
-                    break;
+                    // Confirm by reading: nothing may exist past any committed offset.
+                    match consumer.unread_partitions(kafka, Duration::from_millis(1500)) {
+                        Ok(unread) if unread.is_empty() => {
+                            tracing::info!("everything published so far is stored and committed");
+                            break;
+                        }
+                        Ok(unread) => {
+                            // Idle while records wait: this member is not being fed (a
+                            // coordinator that lost track of an assignment). Join again.
+                            tracing::warn!(?unread, "idle with unread partitions; re-joining the consumer group");
+                            finish(&mut batch, &consumer, &dlq, warehouse, &mut seen, &mut totals).await?;
+                            drop(consumer);
+                            consumer = GroupConsumer::new(kafka, &settings.group, &settings.raw_topic, settings.instance_id.as_deref())?;
+                            seen_rebalances = consumer.rebalances();
+                            last_message = Instant::now();
+                            metrics::counter!("cyberflag_ingest_rejoins_total").increment(1);
+                        }
+                        Err(error) => tracing::warn!(%error, "cannot probe for unread records"),
+                    }
                 }
             }
         }
