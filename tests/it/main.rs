@@ -12,6 +12,7 @@
 mod support;
 
 mod adapter;
+mod alerts;
 mod cli;
 mod deploy;
 mod ingest;

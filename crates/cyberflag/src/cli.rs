@@ -22,6 +22,10 @@ pub struct Cli {
 
 /// The roles.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up; boxing a clap subcommand buys nothing"
+)]
 pub enum Command {
     /// Run a force adapter: publish exports, watch a directory, or accept HTTP pushes.
     Adapter(AdapterArgs),
@@ -31,6 +35,9 @@ pub enum Command {
     Stats(StatsArgs),
     /// Write realistic simulated force exports, their adapter profiles and the ground truth.
     Simulate(SimulateArgs),
+    /// Detect sudden rises in weekly counts with outbreak-detection statistics.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
     Migrate,
     /// Manage the Kafka topics cyberflag uses.
@@ -139,6 +146,117 @@ pub struct SimulateArgs {
     /// offences, at about 6.5 million crimes a year, for scale tests.
     #[arg(long)]
     pub all_crime: bool,
+}
+
+/// `cyberflag alerts …`
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Run one detection method over a weekly series (CSV `date,count`) and print every monitored week.
+    Backtest(BacktestArgs),
+}
+
+/// Detection methods, as in the R package `surveillance`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// `algo.farrington` (Farrington et al. 1996).
+    Farrington,
+    /// `farringtonFlexible` (Noufaily et al. 2013 improvements available).
+    FarringtonFlexible,
+    /// EARS C1.
+    EarsC1,
+    /// EARS C2.
+    EarsC2,
+    /// EARS C3 (the documented statistic; `--r-compatible` for R's).
+    EarsC3,
+    /// `algo.bayes`.
+    Bayes,
+    /// `algo.cusum` (Rossi).
+    Cusum,
+    /// `algo.glrnb`: negative-binomial likelihood-ratio CUSUM.
+    Glrnb,
+}
+
+/// `cyberflag alerts backtest …`; control options are named after R's, defaults are R's.
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    /// CSV with header `date,count`, one row per week (ISO dates, weekly spacing).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Detection method.
+    #[arg(long, value_enum)]
+    pub method: Method,
+    /// Monitored weeks, inclusive (`FROM:TO`, dates in the input); earlier rows are history.
+    #[arg(long, value_name = "FROM:TO")]
+    pub range: Option<String>,
+    /// R `b`: years of history.
+    #[arg(long = "b")]
+    pub b: Option<usize>,
+    /// R `w`: half-width of the window of weeks around the current week, each year.
+    #[arg(long = "w")]
+    pub w: Option<usize>,
+    /// R `alpha`.
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// R `reweight` (true or false).
+    #[arg(long)]
+    pub reweight: Option<bool>,
+    /// R `weightsThreshold`.
+    #[arg(long)]
+    pub weights_threshold: Option<f64>,
+    /// R `trend` (true or false).
+    #[arg(long)]
+    pub trend: Option<bool>,
+    /// R `pThresholdTrend`.
+    #[arg(long)]
+    pub p_threshold_trend: Option<f64>,
+    /// R `limit54`: CASES,PERIODS.
+    #[arg(long, value_name = "CASES,PERIODS")]
+    pub limit54: Option<String>,
+    /// R `powertrans`: 2/3, 1/2 or none.
+    #[arg(long)]
+    pub powertrans: Option<String>,
+    /// R `pastWeeksNotIncluded`.
+    #[arg(long)]
+    pub past_weeks_not_included: Option<usize>,
+    /// R `thresholdMethod`: delta, nbPlugin or muan.
+    #[arg(long)]
+    pub threshold_method: Option<String>,
+    /// R `noPeriods`.
+    #[arg(long)]
+    pub no_periods: Option<usize>,
+    /// EARS `baseline`.
+    #[arg(long)]
+    pub baseline: Option<usize>,
+    /// EARS `minSigma`.
+    #[arg(long)]
+    pub min_sigma: Option<f64>,
+    /// EARS C3 as R computes it rather than as documented.
+    #[arg(long)]
+    pub r_compatible: bool,
+    /// CUSUM `k`.
+    #[arg(long = "k")]
+    pub k: Option<f64>,
+    /// CUSUM `h`.
+    #[arg(long = "h")]
+    pub h: Option<f64>,
+    /// CUSUM `m`: a number, or `glm` for the harmonic model (default: mean before the range).
+    #[arg(long = "m")]
+    pub m: Option<String>,
+    /// Bayes `actY` (true or false).
+    #[arg(long = "actY")]
+    pub act_y: Option<bool>,
+    /// glrnb `c.ARL`.
+    #[arg(long)]
+    pub c_arl: Option<f64>,
+    /// glrnb `theta` (for example 0.693 = log 2: a doubling); omit for the full GLR.
+    #[arg(long)]
+    pub theta: Option<f64>,
+    /// glrnb `M`: window of the statistic.
+    #[arg(long)]
+    pub glr_window: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
 }
 
 /// `cyberflag topics …`

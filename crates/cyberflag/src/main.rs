@@ -1,6 +1,7 @@
 //! `cyberflag`: the single binary; each subcommand is one role of the pipeline.
 
 mod adapter;
+mod alerts;
 mod ingest;
 mod keyring;
 mod simulate;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use cyberflag::cli::{Cli, Command, ConfigCommand, TopicsCommand};
+use cyberflag::cli::{AlertsCommand, Cli, Command, ConfigCommand, TopicsCommand};
 use cyberflag::config::{self, Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
@@ -83,6 +84,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(args, &config).await,
         Command::Stats(args) => ingest::stats(args, &config).await,
         Command::Simulate(args) => simulate::run(args),
+        Command::Alerts(AlertsCommand::Backtest(args)) => alerts::backtest(args),
         Command::Migrate => migrate(&config).await,
         Command::Topics(TopicsCommand::Create) => topics_create(&config).await,
         Command::Topics(TopicsCommand::List) => topics_list(&config).await,
