@@ -98,7 +98,8 @@ fn required<'a>(field: &'static str, value: &'a Option<String>) -> Result<&'a st
 }
 
 fn date(field: &'static str, value: &str) -> Result<NaiveDate, Rejection> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+    // `FromStr` is chrono's fixed ISO parser: several times faster than a format string.
+    value.parse::<NaiveDate>().map_err(|_| {
         Rejection::from(Reject::BadDate {
             field,
             value: value.chars().take(64).collect(),
