@@ -531,14 +531,6 @@ fn ingest_waits_out_a_clickhouse_outage_and_counts_exactly() {
     );
     let text =
         String::from_utf8_lossy(&stats(&["--by", "force,month,category"]).stdout).into_owned();
-    let actual: BTreeMap<Vec<String>, u64> = text
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
-            let count = cells.pop().unwrap().parse().unwrap();
-            (cells, count)
-        })
-        .collect();
+    let actual = crate::support::parse_counts(&text);
     crate::support::assert_counts(&actual, &expected, "counts");
 }

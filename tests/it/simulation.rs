@@ -8,18 +8,13 @@ use crate::support::{Sandbox, root, succeed, succeed_stderr};
 
 fn ground_truth(path: &std::path::Path) -> BTreeMap<Vec<String>, u64> {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        "force,recorded_date,offence_code,offence_group,category,cyber,age_band,count"
+    assert!(
+        text.starts_with(
+            "force,recorded_date,offence_code,offence_group,category,cyber,age_band,count\n"
+        ),
+        "ground-truth.csv header"
     );
-    lines
-        .map(|line| {
-            let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
-            let count = cells.pop().unwrap().parse().unwrap();
-            (cells, count)
-        })
-        .collect()
+    crate::support::parse_counts(&text)
 }
 
 #[test]

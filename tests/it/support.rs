@@ -274,17 +274,7 @@ impl Sandbox {
     pub fn stats(&self, args: &[&str]) -> std::collections::BTreeMap<Vec<String>, u64> {
         let mut command = self.command(&[]);
         command.args(["stats", "--format", "csv"]).args(args);
-        let text = succeed(&mut command);
-        let mut lines = text.lines();
-        let header = lines.next().unwrap_or_default();
-        assert!(header.ends_with("count"), "{header}");
-        lines
-            .map(|line| {
-                let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
-                let count = cells.pop().unwrap().parse().unwrap();
-                (cells, count)
-            })
-            .collect()
+        parse_counts(&succeed(&mut command))
     }
 
     /// Drops the sandbox's database.
@@ -365,6 +355,20 @@ pub fn police_uk_expected(files: &[PathBuf]) -> std::collections::BTreeMap<Vec<S
         *expected.entry(vec![force, month, category]).or_default() += 1;
     }
     expected
+}
+
+/// A CSV count table (a header ending in `count`, then rows) as grouping values → count.
+pub fn parse_counts(text: &str) -> std::collections::BTreeMap<Vec<String>, u64> {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    assert!(header.ends_with("count"), "{header}");
+    lines
+        .map(|line| {
+            let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+            let count = cells.pop().unwrap().parse().unwrap();
+            (cells, count)
+        })
+        .collect()
 }
 
 /// Asserts two count tables are equal, reporting only the differing groups.

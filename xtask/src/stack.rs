@@ -139,20 +139,18 @@ fn start_clickhouse(state: &Path) -> anyhow::Result<()> {
     let dir = dir.canonicalize()?;
     fs::write(dir.join("config.xml"), clickhouse_config(&dir))?;
     fs::write(dir.join("users.xml"), CLICKHOUSE_USERS)?;
-    let log = fs::File::create(dir.join("stdout.log"))?;
-    let child = Command::new(server)
-        .arg(format!(
-            "--config-file={}",
-            dir.join("config.xml").display()
-        ))
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .context("cannot start clickhouse-server")?;
-    fs::write(state.join("clickhouse.pid"), child.id().to_string())?;
+    let mut command = Command::new(server);
+    command.arg(format!(
+        "--config-file={}",
+        dir.join("config.xml").display()
+    ));
+    let child = spawn_detached(
+        command,
+        &dir,
+        &dir.join("stdout.log"),
+        &state.join("clickhouse.pid"),
+    )
+    .context("cannot start clickhouse-server")?;
     eprintln!(
         "started ClickHouse (pid {}), waiting for it to answer",
         child.id()
@@ -264,8 +262,8 @@ fn start_broker(state: &Path, durable: bool) -> anyhow::Result<()> {
         "memory://tansu/".to_owned()
     };
     let listener = format!("tcp://{BROKER}");
-    let log = fs::File::create(dir.join("broker.log"))?;
-    let child = Command::new(&tansu)
+    let mut command = Command::new(&tansu);
+    command
         .args([
             "broker",
             "--listener-url",
@@ -273,15 +271,14 @@ fn start_broker(state: &Path, durable: bool) -> anyhow::Result<()> {
             "--advertised-listener-url",
             &listener,
         ])
-        .args(["--storage-engine", &storage])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .context("cannot start tansu")?;
-    fs::write(state.join("broker.pid"), child.id().to_string())?;
+        .args(["--storage-engine", &storage]);
+    let child = spawn_detached(
+        command,
+        &dir,
+        &dir.join("broker.log"),
+        &state.join("broker.pid"),
+    )
+    .context("cannot start tansu")?;
     eprintln!("started tansu (pid {}, storage {storage})", child.id());
     wait_until(Duration::from_secs(30), || port_open(BROKER)).with_context(|| {
         format!(
@@ -319,6 +316,26 @@ fn write_dev_keyring(state: &Path) -> anyhow::Result<PathBuf> {
     fs::write(&path, text)?;
     eprintln!("wrote {}", path.display());
     Ok(path.canonicalize()?)
+}
+
+/// Starts `command` in `dir` in its own process group (so it outlives this process), with its
+/// output in `log`, and records its pid in `pid_file` for `stack down`.
+fn spawn_detached(
+    mut command: Command,
+    dir: &Path,
+    log: &Path,
+    pid_file: &Path,
+) -> anyhow::Result<std::process::Child> {
+    let log = fs::File::create(log)?;
+    let child = command
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()?;
+    fs::write(pid_file, child.id().to_string())?;
+    Ok(child)
 }
 
 /// Writes `./cyberflag.toml` for development unless one exists (it is never overwritten: a

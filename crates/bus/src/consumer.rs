@@ -11,7 +11,6 @@ use rdkafka::Message;
 use rdkafka::Offset;
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Headers;
 
 use crate::{ClientSettings, Error};
 
@@ -107,20 +106,7 @@ pub fn read_topic(
         };
         last_message = Instant::now();
         let message = message.map_err(Error::Broker)?;
-        let headers = message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = crate::owned_headers(&message);
         position.insert(message.partition(), message.offset());
         received.push(Received {
             partition: message.partition(),

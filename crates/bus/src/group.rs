@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::Headers;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use crate::{ClientSettings, Error};
@@ -190,20 +189,7 @@ impl GroupConsumer {
     /// The next message (waits).
     pub async fn recv(&self) -> Result<Incoming, Error> {
         let message = self.consumer.recv().await.map_err(Error::Broker)?;
-        let headers = message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = crate::owned_headers(&message);
         Ok(Incoming {
             topic: message.topic().to_owned(),
             partition: message.partition(),

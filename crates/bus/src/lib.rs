@@ -17,6 +17,25 @@ pub use producer::{Ack, Delivery, Outgoing, Publisher};
 
 use rdkafka::ClientConfig;
 
+/// A message's headers, copied out of librdkafka's buffer, in order.
+pub(crate) fn owned_headers(message: &impl rdkafka::Message) -> Vec<(String, Vec<u8>)> {
+    use rdkafka::message::Headers;
+    message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.key.to_owned(),
+                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Connection settings shared by every Kafka client of every role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSettings {

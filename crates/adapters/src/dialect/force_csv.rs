@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 
-use super::{Context, Item, ReadError, ReadReport, Row, strip_bom};
+use super::{Context, Item, ReadError, ReadReport, Row, open_csv};
 use crate::mapping::{Fields, map_record};
 use crate::profile::Mapping;
 
@@ -28,33 +28,12 @@ pub(super) fn read(
     input: impl Read,
     sink: &mut dyn FnMut(Row) -> bool,
 ) -> Result<ReadReport, ReadError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(input);
+    let (mut reader, header) = open_csv(context.dialect, input)?;
     let mut record = csv::ByteRecord::new();
     let header_error = |message: String| ReadError::Header {
         dialect: context.dialect,
         message,
     };
-    if !reader
-        .read_byte_record(&mut record)
-        .map_err(|e| ReadError::Io(std::io::Error::other(e)))?
-    {
-        return Err(header_error("the file is empty".into()));
-    }
-    let header: Vec<String> = record
-        .iter()
-        .enumerate()
-        .map(|(i, cell)| {
-            let text = String::from_utf8_lossy(cell).trim().to_owned();
-            if i == 0 {
-                strip_bom(&text).to_owned()
-            } else {
-                text
-            }
-        })
-        .collect();
     let columns: HashMap<String, usize> = header
         .iter()
         .enumerate()

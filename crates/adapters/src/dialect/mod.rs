@@ -127,6 +127,47 @@ fn mapped_fields(mapping: &Mapping) -> Vec<&str> {
     .collect()
 }
 
+/// Opens a CSV export: a reader that accepts rows of any length (each row is checked against
+/// the header, so a short row is a malformed row rather than a fatal error) and the header's
+/// cells, trimmed, without a byte-order mark.
+fn open_csv<R: Read>(
+    dialect: Dialect,
+    input: R,
+) -> Result<(csv::Reader<R>, Vec<String>), ReadError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    if !reader.read_byte_record(&mut record).map_err(csv_error)? {
+        return Err(ReadError::Header {
+            dialect,
+            message: "the file is empty".into(),
+        });
+    }
+    let header = record
+        .iter()
+        .enumerate()
+        .map(|(i, cell)| {
+            let text = String::from_utf8_lossy(cell).trim().to_owned();
+            if i == 0 {
+                strip_bom(&text).to_owned()
+            } else {
+                text
+            }
+        })
+        .collect();
+    Ok((reader, header))
+}
+
+/// A CSV error that ends the file (I/O) as a [`ReadError`].
+fn csv_error(error: csv::Error) -> ReadError {
+    match error.into_kind() {
+        csv::ErrorKind::Io(error) => ReadError::Io(error),
+        other => ReadError::Io(std::io::Error::other(format!("{other:?}"))),
+    }
+}
+
 /// Removes a UTF-8 byte-order mark from the first header cell.
 fn strip_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)

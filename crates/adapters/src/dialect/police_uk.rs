@@ -15,7 +15,7 @@ use std::io::Read;
 use model::ForceId;
 use wire::RawRecord;
 
-use super::{Context, Item, ReadError, ReadReport, Row, strip_bom};
+use super::{Context, Item, ReadError, ReadReport, Row, open_csv};
 
 /// The exact street-level header.
 pub const HEADER: [&str; 12] = [
@@ -38,30 +38,12 @@ pub(super) fn read(
     input: impl Read,
     sink: &mut dyn FnMut(Row) -> bool,
 ) -> Result<ReadReport, ReadError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(input);
+    let (mut reader, header) = open_csv(context.dialect, input)?;
     let mut record = csv::ByteRecord::new();
     let header_error = |message: String| ReadError::Header {
         dialect: context.dialect,
         message,
     };
-    if !reader.read_byte_record(&mut record).map_err(csv_error)? {
-        return Err(header_error("the file is empty".into()));
-    }
-    let header: Vec<String> = record
-        .iter()
-        .enumerate()
-        .map(|(i, cell)| {
-            let text = String::from_utf8_lossy(cell).into_owned();
-            if i == 0 {
-                strip_bom(&text).to_owned()
-            } else {
-                text
-            }
-        })
-        .collect();
     if header != HEADER {
         return Err(header_error(format!(
             "header is {:?}, expected {:?}",
@@ -119,13 +101,6 @@ impl KindSummary for csv::Error {
             }
             _ => "unreadable record".into(),
         }
-    }
-}
-
-fn csv_error(error: csv::Error) -> ReadError {
-    match error.into_kind() {
-        csv::ErrorKind::Io(error) => ReadError::Io(error),
-        other => ReadError::Io(std::io::Error::other(format!("{other:?}"))),
     }
 }
 
