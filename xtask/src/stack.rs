@@ -257,7 +257,9 @@ fn start_broker(state: &Path, durable: bool) -> anyhow::Result<()> {
     fs::create_dir_all(&dir)?;
     let dir = dir.canonicalize()?;
     let storage = if durable {
-        format!("sqlite://{}/tansu.db", dir.display())
+        // Tansu resolves the path against its working directory (the broker folder); an
+        // absolute path would be doubled.
+        "sqlite://tansu.db".to_owned()
     } else {
         "memory://tansu/".to_owned()
     };
