@@ -184,3 +184,83 @@ fn bad_input_gets_a_clear_error_not_a_panic() {
         );
     }
 }
+
+/// Three forces' simulated exports, West Mercia's rate doubled for the last year: the scan of
+/// the last complete week finds West Mercia by the yearly rate-ratio test, and says which
+/// series are too short for Farrington's five years.
+#[test]
+fn a_scan_of_stored_records_finds_the_force_whose_rate_doubled() {
+    let sandbox = crate::support::Sandbox::new("scan", 3);
+    sandbox.migrate();
+    let out = sandbox.dir.path().join("simulation");
+    let options = sandbox.dir.path().join("options.toml");
+    std::fs::write(
+        &options,
+        "seed = 11\nfrom = \"2015-04-01\"\nto = \"2018-03-31\"\ntoday = \"2018-04-01\"\n\
+         forces = [\"west-mercia\", \"staffordshire\", \"warwickshire\"]\n\
+         malformed_rate = 0.0\n\
+         [rise]\nforce = \"west-mercia\"\nfrom = \"2017-04-01\"\nfactor = 2.0\n",
+    )
+    .unwrap();
+    crate::support::succeed_stderr(sandbox.command(&[]).args([
+        "simulate",
+        "--out",
+        out.to_str().unwrap(),
+        "--options",
+        options.to_str().unwrap(),
+    ]));
+    for force in ["west-mercia", "staffordshire", "warwickshire"] {
+        let profile = out.join(format!("profiles/{force}.toml"));
+        crate::support::succeed_stderr(sandbox.command(&[]).args([
+            "adapter",
+            "--profile",
+            profile.to_str().unwrap(),
+        ]));
+    }
+    sandbox.ingest_until_idle(&[]);
+
+    let scan = |week: &str| {
+        let output = sandbox
+            .command(&[])
+            .args(["alerts", "scan", "--week", week, "--format", "csv"])
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = scan("2018-03-26");
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("series,week,method,observed,expected,threshold,score,p_value\n"),
+        "{stdout}"
+    );
+    let findings: Vec<&str> = stdout.lines().skip(1).collect();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.starts_with("west-mercia/") && f.contains(",rate-ratio,")),
+        "West Mercia's doubling is found: {stdout}"
+    );
+    let others = findings
+        .iter()
+        .filter(|f| f.starts_with("staffordshire/") || f.starts_with("warwickshire/"))
+        .count();
+    let west_mercia = findings
+        .iter()
+        .filter(|f| f.starts_with("west-mercia/"))
+        .count();
+    assert!(
+        others < west_mercia.max(1) * 2,
+        "steady forces stay mostly quiet: {stdout}"
+    );
+    assert!(stderr.contains("too little history"), "{stderr}");
+
+    let (ok, _, stderr) = scan("2018-03-28");
+    assert!(!ok && stderr.contains("Monday"), "{stderr}");
+    let (ok, _, stderr) = scan("2030-01-07");
+    assert!(!ok && stderr.contains("not complete"), "{stderr}");
+    sandbox.drop_database();
+}

@@ -306,3 +306,132 @@ pub fn backtest(args: BacktestArgs) -> anyhow::Result<()> {
     eprintln!("{} monitored week(s), {alarms} alarm(s)", rows.len());
     Ok(())
 }
+
+/// `cyberflag alerts scan`: every force × offence group (and each group nationally) for one
+/// complete week, from the current state in ClickHouse.
+pub async fn scan(
+    args: cyberflag::cli::ScanArgs,
+    config: &cyberflag::config::Config,
+) -> anyhow::Result<()> {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use chrono::{Datelike, Days};
+
+    let today = chrono::Utc::now().date_naive();
+    let last_complete = today - Days::new(u64::from(today.weekday().num_days_from_monday()) + 7);
+    let week = args.week.unwrap_or(last_complete);
+    if week.weekday() != chrono::Weekday::Mon {
+        bail!(
+            "--week {week} is a {}: give the Monday of the week",
+            week.weekday()
+        );
+    }
+    if week > last_complete {
+        bail!(
+            "the week of {week} is not complete yet; the last complete week began on {last_complete}"
+        );
+    }
+    anyhow::ensure!(
+        args.fdr > 0.0 && args.fdr < 1.0,
+        "--fdr must be between 0 and 1"
+    );
+    // Six years of history: Farrington's five years back plus its window.
+    let from = week - Days::new(7 * 52 * 6);
+    let to = week + Days::new(6);
+    let warehouse = warehouse::Warehouse::new(&config.warehouse());
+    let counts = warehouse
+        .weekly_cyber_counts(from, to)
+        .await
+        .with_context(|| format!("reading weekly counts from {}", config.clickhouse.url))?;
+    let active: BTreeSet<(String, NaiveDate)> = warehouse
+        .active_weeks(from, to)
+        .await?
+        .into_iter()
+        .collect();
+
+    let mondays: Vec<NaiveDate> = (0..)
+        .map(|i| from + Days::new(7 * i))
+        .take_while(|d| *d <= week)
+        .collect();
+    let mut by_series: BTreeMap<(String, String), BTreeMap<NaiveDate, u64>> = BTreeMap::new();
+    for count in &counts {
+        if count.offence_group.is_empty() {
+            continue;
+        }
+        *by_series
+            .entry((count.force.clone(), count.offence_group.clone()))
+            .or_default()
+            .entry(count.week)
+            .or_default() += count.count;
+        *by_series
+            .entry(("national".into(), count.offence_group.clone()))
+            .or_default()
+            .entry(count.week)
+            .or_default() += count.count;
+    }
+    let forces_active = |force: &str, monday: NaiveDate| {
+        if force == "national" {
+            active.iter().any(|(_, w)| *w == monday)
+        } else {
+            active.contains(&(force.to_owned(), monday))
+        }
+    };
+    let inputs: Vec<detect::scan::SeriesInput> = by_series
+        .iter()
+        .map(|((force, group), weeks)| detect::scan::SeriesInput {
+            key: format!("{force}/{group}"),
+            points: mondays
+                .iter()
+                .map(|monday| {
+                    let count = forces_active(force, *monday)
+                        .then(|| weeks.get(monday).copied().unwrap_or(0));
+                    (*monday, count)
+                })
+                .collect(),
+        })
+        .collect();
+    let control = detect::scan::ScanControl {
+        fdr: args.fdr,
+        ..Default::default()
+    };
+    let (findings, skipped) = detect::scan::scan(&inputs, week, &control);
+    let number = |value: Option<f64>| value.map(|v| format!("{v:.3}")).unwrap_or_default();
+    match args.format {
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = findings
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "series": f.key, "week": f.week.to_string(), "method": f.method.as_str(),
+                        "observed": f.observed, "expected": f.expected, "threshold": f.threshold,
+                        "score": f.score, "p_value": f.p_value,
+                    })
+                })
+                .collect();
+            crate::out!("{}", serde_json::Value::Array(rows));
+        }
+        Format::Csv | Format::Table => {
+            crate::out!("series,week,method,observed,expected,threshold,score,p_value");
+            for f in &findings {
+                crate::out!(
+                    "{},{},{},{},{},{},{},{}",
+                    f.key,
+                    f.week,
+                    f.method.as_str(),
+                    f.observed,
+                    number(f.expected),
+                    number(f.threshold),
+                    number(f.score),
+                    f.p_value.map(|p| format!("{p:.3e}")).unwrap_or_default()
+                );
+            }
+        }
+    }
+    eprintln!(
+        "week of {week}: {} series scanned, {} finding(s), {} series with too little history",
+        inputs.len(),
+        findings.len(),
+        skipped.len()
+    );
+    Ok(())
+}

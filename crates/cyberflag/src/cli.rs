@@ -150,9 +150,29 @@ pub struct SimulateArgs {
 
 /// `cyberflag alerts …`
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up; boxing a clap subcommand buys nothing"
+)]
 pub enum AlertsCommand {
     /// Run one detection method over a weekly series (CSV `date,count`) and print every monitored week.
     Backtest(BacktestArgs),
+    /// Scan every force × offence group of online-flagged crimes for one complete week; print ranked findings.
+    Scan(ScanArgs),
+}
+
+/// `cyberflag alerts scan …`
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// The week to scan: its Monday (default: the last complete week).
+    #[arg(long, value_name = "DATE")]
+    pub week: Option<chrono::NaiveDate>,
+    /// Benjamini–Hochberg false-discovery rate for the yearly rate-ratio tests.
+    #[arg(long, default_value_t = 0.05)]
+    pub fdr: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// Detection methods, as in the R package `surveillance`.

@@ -85,6 +85,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Stats(args) => ingest::stats(args, &config).await,
         Command::Simulate(args) => simulate::run(args),
         Command::Alerts(AlertsCommand::Backtest(args)) => alerts::backtest(args),
+        Command::Alerts(AlertsCommand::Scan(args)) => alerts::scan(args, &config).await,
         Command::Migrate => migrate(&config).await,
         Command::Topics(TopicsCommand::Create) => topics_create(&config).await,
         Command::Topics(TopicsCommand::List) => topics_list(&config).await,

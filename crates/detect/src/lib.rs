@@ -27,6 +27,7 @@ mod glm;
 mod glrnb;
 mod rate_ratio;
 mod row;
+pub mod scan;
 mod series;
 mod stats;
 #[cfg(test)]

@@ -12,7 +12,7 @@ pub mod stats;
 mod store;
 
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
-pub use stats::{Dimension, StatsQuery, StatsRow};
+pub use stats::{Dimension, StatsQuery, StatsRow, WeeklyCount};
 pub use store::{CRIME_VERSION_COLUMNS, CrimeVersionRow, SourceOffset};
 
 /// Where the server is and who we are.

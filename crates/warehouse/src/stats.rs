@@ -343,3 +343,86 @@ mod tests {
         assert_eq!(unescape_tsv("a\\tb\\\\c"), "a\tb\\c");
     }
 }
+
+/// Weekly counts for alerting: per (force, offence group, ISO week) of current recorded crimes
+/// with the online flag, by recorded date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeeklyCount {
+    /// Force id.
+    pub force: String,
+    /// Offence group id (empty for crimes without an offence code).
+    pub offence_group: String,
+    /// Monday of the week.
+    pub week: NaiveDate,
+    /// Crimes.
+    pub count: u64,
+}
+
+impl Warehouse {
+    /// Online-flagged current crimes per force, offence group and week, `from..=to`.
+    pub async fn weekly_cyber_counts(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<WeeklyCount>, Error> {
+        let sql = format!(
+            "SELECT force, offence_group, toString(toMonday(recorded_date)) AS week, count() \
+             FROM ({CURRENT}) WHERE status = 'recorded' AND cyber = 1 \
+             AND recorded_date >= toDate(?) AND recorded_date <= toDate(?) \
+             GROUP BY force, offence_group, week ORDER BY force, offence_group, week"
+        );
+        let bytes = self
+            .client
+            .query(&sql)
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .fetch_bytes("TabSeparated")?
+            .collect()
+            .await?;
+        let text = String::from_utf8_lossy(&bytes);
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let mut cells = line.split('\t');
+                let force = unescape_tsv(cells.next()?);
+                let offence_group = unescape_tsv(cells.next()?);
+                let week = cells.next()?.parse().ok()?;
+                let count = cells.next()?.parse().ok()?;
+                Some(WeeklyCount {
+                    force,
+                    offence_group,
+                    week,
+                    count,
+                })
+            })
+            .collect())
+    }
+
+    /// The weeks in which each force sent any record version at all (by recorded date), so
+    /// a week without data is told apart from a week with zero crimes.
+    pub async fn active_weeks(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, NaiveDate)>, Error> {
+        let sql = "SELECT force, toString(toMonday(recorded_date)) AS week FROM crime_versions \
+                   WHERE recorded_date >= toDate(?) AND recorded_date <= toDate(?) \
+                   GROUP BY force, week ORDER BY force, week";
+        let bytes = self
+            .client
+            .query(sql)
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .fetch_bytes("TabSeparated")?
+            .collect()
+            .await?;
+        let text = String::from_utf8_lossy(&bytes);
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let (force, week) = line.split_once('\t')?;
+                Some((unescape_tsv(force), week.parse().ok()?))
+            })
+            .collect())
+    }
+}
