@@ -251,15 +251,7 @@ impl Warehouse {
     /// Answers a statistics question; groups with a zero count are absent.
     pub async fn stats(&self, query: &StatsQuery) -> Result<Vec<StatsRow>, Error> {
         let (sql, binds) = query.sql();
-        let mut statement = self.client.query(&sql);
-        for bound in binds {
-            statement = match bound {
-                Bound::Text(text) => statement.bind(text),
-                Bound::List(list) => statement.bind(list),
-            };
-        }
-        let bytes = statement.fetch_bytes("TabSeparated")?.collect().await?;
-        let text = String::from_utf8_lossy(&bytes);
+        let text = self.fetch_tsv(&sql, binds).await?;
         let mut rows = Vec::new();
         for line in text.lines().filter(|l| !l.is_empty()) {
             let mut fields: Vec<String> = line.split('\t').map(unescape_tsv).collect();
@@ -272,6 +264,21 @@ impl Warehouse {
             }
         }
         Ok(rows)
+    }
+}
+
+impl Warehouse {
+    /// Runs `sql` with `binds` (client-side escaping) and returns the `TabSeparated` body.
+    async fn fetch_tsv(&self, sql: &str, binds: Vec<Bound>) -> Result<String, Error> {
+        let mut statement = self.client.query(sql);
+        for bound in binds {
+            statement = match bound {
+                Bound::Text(text) => statement.bind(text),
+                Bound::List(list) => statement.bind(list),
+            };
+        }
+        let bytes = statement.fetch_bytes("TabSeparated")?.collect().await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
@@ -371,15 +378,12 @@ impl Warehouse {
              AND recorded_date >= toDate(?) AND recorded_date <= toDate(?) \
              GROUP BY force, offence_group, week ORDER BY force, offence_group, week"
         );
-        let bytes = self
-            .client
-            .query(&sql)
-            .bind(from.to_string())
-            .bind(to.to_string())
-            .fetch_bytes("TabSeparated")?
-            .collect()
+        let text = self
+            .fetch_tsv(
+                &sql,
+                vec![Bound::Text(from.to_string()), Bound::Text(to.to_string())],
+            )
             .await?;
-        let text = String::from_utf8_lossy(&bytes);
         Ok(text
             .lines()
             .filter_map(|line| {
@@ -408,15 +412,12 @@ impl Warehouse {
         let sql = "SELECT force, toString(toMonday(recorded_date)) AS week FROM crime_versions \
                    WHERE recorded_date >= toDate(?) AND recorded_date <= toDate(?) \
                    GROUP BY force, week ORDER BY force, week";
-        let bytes = self
-            .client
-            .query(sql)
-            .bind(from.to_string())
-            .bind(to.to_string())
-            .fetch_bytes("TabSeparated")?
-            .collect()
+        let text = self
+            .fetch_tsv(
+                sql,
+                vec![Bound::Text(from.to_string()), Bound::Text(to.to_string())],
+            )
             .await?;
-        let text = String::from_utf8_lossy(&bytes);
         Ok(text
             .lines()
             .filter_map(|line| {
