@@ -55,16 +55,6 @@ pub trait Reporter: Send + Sync {
     fn finish(&self, file: &str);
 }
 
-/// A reporter that shows nothing.
-#[derive(Debug)]
-pub struct Silent;
-
-impl Reporter for Silent {
-    fn start(&self, _: &str, _: u64) {}
-    fn advance(&self, _: u64) {}
-    fn finish(&self, _: &str) {}
-}
-
 /// Everything needed to turn rows into signed messages.
 #[derive(Debug)]
 pub struct Publishing {

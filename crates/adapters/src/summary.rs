@@ -71,27 +71,6 @@ impl Summary {
     pub fn malformed_total(&self) -> u64 {
         self.malformed.values().map(|t| t.count).sum()
     }
-
-    /// Adds another summary into this one.
-    pub fn absorb(&mut self, other: Summary) {
-        self.read += other.read;
-        self.published += other.published;
-        self.already_done += other.already_done;
-        self.files_read += other.files_read;
-        self.files_already_done += other.files_already_done;
-        self.dropped_fields.extend(other.dropped_fields);
-        for (target, source) in [
-            (&mut self.skipped, other.skipped),
-            (&mut self.malformed, other.malformed),
-        ] {
-            for (reason, tally) in source {
-                let entry = target.entry(reason).or_default();
-                entry.count += tally.count;
-                let room = EXAMPLES_PER_REASON.saturating_sub(entry.examples.len());
-                entry.examples.extend(tally.examples.into_iter().take(room));
-            }
-        }
-    }
 }
 
 impl fmt::Display for Summary {

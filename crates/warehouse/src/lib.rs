@@ -84,16 +84,6 @@ impl Warehouse {
         &self.client
     }
 
-    /// Checks that the server answers.
-    pub async fn ping(&self) -> Result<(), Error> {
-        self.server
-            .query("SELECT 1")
-            .fetch_one::<u8>()
-            .await
-            .map(drop)
-            .map_err(Error::from)
-    }
-
     /// Drops the whole database (tests and `xtask` only; never called by a role).
     pub async fn drop_database(&self) -> Result<(), Error> {
         let sql = format!(

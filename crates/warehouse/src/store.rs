@@ -1,6 +1,6 @@
 //! Writing record versions: the `crime_versions` row and its insert.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use model::{CrimeRecord, DatePrecision, Status};
 use serde::Serialize;
 
@@ -155,17 +155,6 @@ impl CrimeVersionRow {
             + self.outcome.len()
             + self.adapter.len()
             + self.source_topic.len()
-    }
-
-    /// The recorded date (for tests and logs).
-    pub fn recorded_date(&self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
-            + chrono::Days::new(u64::from(self.recorded_date))
-    }
-
-    /// The year of the recorded date.
-    pub fn recorded_year(&self) -> i32 {
-        self.recorded_date().year()
     }
 }
 
