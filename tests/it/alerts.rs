@@ -1,5 +1,9 @@
 //! `cyberflag alerts backtest` on the real surveillance series and on bad input.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
 use crate::support::{cyberflag, root, succeed};
 
 fn salmonella() -> std::path::PathBuf {
@@ -185,9 +189,85 @@ fn bad_input_gets_a_clear_error_not_a_panic() {
     }
 }
 
+/// A local Alertmanager stand-in: records each request's alerts and answers with `status`.
+struct Receiver {
+    address: String,
+    status: Arc<AtomicU16>,
+    received: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Receiver {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let status = Arc::new(AtomicU16::new(200));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (answer, log) = (status.clone(), received.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let code = answer.load(Ordering::SeqCst);
+                if code == 200 {
+                    assert!(
+                        request_line.starts_with("POST /api/v2/alerts "),
+                        "{request_line}"
+                    );
+                    let alerts: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    log.lock()
+                        .unwrap()
+                        .extend(alerts.as_array().unwrap().iter().cloned());
+                }
+                let reply =
+                    format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                stream.write_all(reply.as_bytes()).unwrap();
+            }
+        });
+        Self {
+            address,
+            status,
+            received,
+        }
+    }
+
+    /// (alert_id, revision) of everything accepted so far.
+    fn deliveries(&self) -> Vec<(String, String)> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["labels"]["alert_id"].as_str().unwrap().to_owned(),
+                    a["annotations"]["revision"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
 /// Three forces' simulated exports, West Mercia's rate doubled for the last year: the scan of
 /// the last complete week finds West Mercia by the yearly rate-ratio test, and says which
-/// series are too short for Farrington's five years.
+/// series are too short for Farrington's five years; `alerts run` stores the alerts in
+/// ClickHouse and delivers each revision to the webhook exactly once, across a refusing
+/// receiver and restarts.
 #[test]
 fn a_scan_of_stored_records_finds_the_force_whose_rate_doubled() {
     let sandbox = crate::support::Sandbox::new("scan", 3);
@@ -262,5 +342,123 @@ fn a_scan_of_stored_records_finds_the_force_whose_rate_doubled() {
     assert!(!ok && stderr.contains("Monday"), "{stderr}");
     let (ok, _, stderr) = scan("2030-01-07");
     assert!(!ok && stderr.contains("not complete"), "{stderr}");
+
+    // The service, once, with a receiver that refuses: alerts are stored, the run fails and
+    // says they stay pending.
+    let receiver = Receiver::start();
+    receiver.status.store(503, Ordering::SeqCst);
+    let run = |today: &str| {
+        sandbox
+            .command(&[
+                ("CYBERFLAG_ALERTS_WEBHOOKS", receiver.address.as_str()),
+                ("CYBERFLAG_ALERTS_RETRY_SECS", "1"),
+            ])
+            .args(["alerts", "run", "--once", "--today", today])
+            .output()
+            .unwrap()
+    };
+    let output = run("2018-04-02");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("pending"), "{stderr}");
+    assert!(receiver.deliveries().is_empty());
+    let stored = tokio_runtime()
+        .block_on(crate::support::warehouse(&sandbox.database).open_alerts())
+        .unwrap();
+    assert!(
+        stored
+            .iter()
+            .any(|a| a.force() == "west-mercia" && a.method() == "rate-ratio"),
+        "{stored:?}"
+    );
+    assert!(
+        stored
+            .iter()
+            .all(|a| a.numbers().week.to_string() == "2018-03-26"),
+        "{stored:?}"
+    );
+
+    // Restarted with the receiver accepting: everything pending arrives, once.
+    receiver.status.store(200, Ordering::SeqCst);
+    let output = run("2018-04-02");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let first = receiver.deliveries();
+    assert_eq!(first.len(), stored.len(), "{first:?}");
+    let alert = receiver.received.lock().unwrap()[0].clone();
+    assert_eq!(alert["labels"]["alertname"], "CyberCrimeRise");
+    assert!(alert["startsAt"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        alert["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("expected")
+    );
+
+    // Restarted again for the same day: nothing new to store or send.
+    let output = run("2018-04-02");
+    assert!(output.status.success());
+    assert_eq!(receiver.deliveries(), first, "no alert is delivered twice");
+    let history = tokio_runtime()
+        .block_on(crate::support::warehouse(&sandbox.database).alert_history())
+        .unwrap();
+    assert_eq!(
+        history.len(),
+        stored.len(),
+        "re-evaluating a week changes nothing"
+    );
+
+    // Four weeks later the data have stopped (missing weeks, not zeros): the service catches
+    // up the weeks it missed, resolves every alert, and delivers each resolution once.
+    let output = run("2018-04-30");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let warehouse = crate::support::warehouse(&sandbox.database);
+    assert!(
+        tokio_runtime()
+            .block_on(warehouse.open_alerts())
+            .unwrap()
+            .is_empty()
+    );
+    let history = tokio_runtime().block_on(warehouse.alert_history()).unwrap();
+    let mut delivered = receiver.deliveries();
+    delivered.sort();
+    let mut revisions: Vec<(String, String)> = history
+        .iter()
+        .map(|a| (a.alert_id().to_owned(), a.revision().to_string()))
+        .collect();
+    revisions.sort();
+    assert_eq!(
+        delivered, revisions,
+        "opened and resolved, each delivered once"
+    );
+    let resolved = receiver.received.lock().unwrap().last().unwrap().clone();
+    assert_eq!(resolved["annotations"]["revision"], "2");
+    let firing = receiver
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alert_id"] == resolved["labels"]["alert_id"])
+        .unwrap()
+        .clone();
+    assert_eq!(firing["annotations"]["revision"], "1");
+    assert!(
+        resolved["endsAt"].as_str().unwrap() < firing["endsAt"].as_str().unwrap(),
+        "a resolution ends the alert now, not a TTL later: {resolved} {firing}"
+    );
     sandbox.drop_database();
+}
+
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }

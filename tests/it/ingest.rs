@@ -367,6 +367,23 @@ async fn the_row_type_matches_the_table() {
         .map(|c| c.name)
         .collect();
     assert_eq!(columns, warehouse::CRIME_VERSION_COLUMNS);
+    let sql = format!(
+        "SELECT name FROM system.columns WHERE database = '{sandbox_db}' AND table = 'alerts'"
+    );
+    let columns: Vec<String> = warehouse
+        .client()
+        .query(&sql)
+        .fetch_all::<Column>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        columns,
+        warehouse::alerts::ALERT_COLUMNS,
+        "AlertRow's field order"
+    );
     warehouse.drop_database().await.unwrap();
 }
 

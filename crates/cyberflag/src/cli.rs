@@ -159,6 +159,56 @@ pub enum AlertsCommand {
     Backtest(BacktestArgs),
     /// Scan every force × offence group of online-flagged crimes for one complete week; print ranked findings.
     Scan(ScanArgs),
+    /// Evaluate new complete weeks on a schedule (or once), store alerts and deliver them to Alertmanager.
+    Run(RunArgs),
+    /// Measure detection rate and false alarms of the configured detectors on seeded simulations.
+    Evaluate(EvaluateArgs),
+}
+
+/// `cyberflag alerts run …`
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Evaluate and deliver once, then exit (non-zero if a delivery is still pending).
+    #[arg(long)]
+    pub once: bool,
+    /// Evaluate this week (its Monday) instead of the complete weeks not yet evaluated.
+    #[arg(long, value_name = "DATE")]
+    pub week: Option<chrono::NaiveDate>,
+    /// Take this day as today (replays and tests; default: the clock).
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<chrono::NaiveDate>,
+}
+
+/// `cyberflag alerts evaluate …`
+#[derive(Debug, clap::Args)]
+pub struct EvaluateArgs {
+    /// Seeded simulations with an injected rise (detection rate).
+    #[arg(long, default_value_t = 50)]
+    pub seeds: u64,
+    /// Seeded simulations without any injected change (false alarms).
+    #[arg(long, default_value_t = 5)]
+    pub null_seeds: u64,
+    /// First seed; runs use consecutive seeds from it.
+    #[arg(long, default_value_t = 1)]
+    pub first_seed: u64,
+    /// The force whose rate rises.
+    #[arg(long, default_value = "west-mercia")]
+    pub force: String,
+    /// Its yearly count before the rise.
+    #[arg(long, default_value_t = 114.0)]
+    pub before: f64,
+    /// Its yearly count after the rise.
+    #[arg(long, default_value_t = 213.0)]
+    pub after: f64,
+    /// Weeks after the change within which an alert counts as a detection.
+    #[arg(long, default_value_t = 12)]
+    pub within_weeks: u64,
+    /// Directory for the simulations (default: a temporary one, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `cyberflag alerts scan …`
@@ -167,9 +217,9 @@ pub struct ScanArgs {
     /// The week to scan: its Monday (default: the last complete week).
     #[arg(long, value_name = "DATE")]
     pub week: Option<chrono::NaiveDate>,
-    /// Benjamini–Hochberg false-discovery rate for the yearly rate-ratio tests.
-    #[arg(long, default_value_t = 0.05)]
-    pub fdr: f64,
+    /// Benjamini–Hochberg false-discovery rate over every test of the week (default: alerts.fdr).
+    #[arg(long)]
+    pub fdr: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -43,6 +43,63 @@ pub struct Config {
     pub adapter: AdapterConfig,
     /// The ingest consumer.
     pub ingest: IngestConfig,
+    /// Alerting on sudden rises and on data quality.
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]`: `cyberflag alerts run`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Seconds between evaluations of the service (new complete weeks, data quality).
+    pub interval_secs: u64,
+    /// Benjamini–Hochberg false-discovery rate over every test of a week (0 < fdr < 1).
+    pub fdr: f64,
+    /// Prior weight of the NB CUSUM on force and national totals in the weighted
+    /// Benjamini–Hochberg control (every other test weighs 1).
+    pub primary_weight: f64,
+    /// Farrington flexible's `alpha` (Noufaily settings otherwise).
+    pub farrington_alpha: f64,
+    /// The NB CUSUM's alarm level (R `c.ARL`).
+    pub cusum_threshold: f64,
+    /// Weeks the NB CUSUM watches, ending with the evaluated week.
+    pub cusum_window: u64,
+    /// A rise alert resolves after this many evaluated weeks without a finding.
+    pub quiet_weeks: u64,
+    /// A force that has sent nothing for this many days raises a data-quality alert.
+    pub silent_days: u64,
+    /// A force's cyber-flag share below this fraction of its previous year's share (and
+    /// significantly so) raises a data-quality alert.
+    pub flag_share_drop: f64,
+    /// Alertmanager base URLs, comma-separated (`POST <url>/api/v2/alerts`); empty: store only.
+    /// Secret: URLs may carry credentials.
+    pub webhooks: String,
+    /// Seconds between delivery attempts while a receiver is refusing.
+    pub retry_secs: u64,
+    /// Hours a firing alert stays active at the receiver without news (its `endsAt`).
+    pub ttl_hours: u64,
+    /// Base URL of the dashboard, for each alert's `generatorURL`; empty: none.
+    pub dashboard_url: String,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 3_600,
+            fdr: 0.05,
+            primary_weight: 10.0,
+            farrington_alpha: 0.01,
+            cusum_threshold: 5.0,
+            cusum_window: 26,
+            quiet_weeks: 4,
+            silent_days: 14,
+            flag_share_drop: 0.5,
+            webhooks: String::new(),
+            retry_secs: 30,
+            ttl_hours: 24 * 8,
+            dashboard_url: String::new(),
+        }
+    }
 }
 
 /// `[ingest]`: the consumer that stores records.
@@ -184,6 +241,16 @@ impl Default for ClickHouseConfig {
             user: "default".into(),
             password: String::new(),
         }
+    }
+}
+
+impl std::fmt::Debug for AlertsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertsConfig")
+            .field("interval_secs", &self.interval_secs)
+            .field("fdr", &self.fdr)
+            .field("webhooks", &redact(&self.webhooks))
+            .finish_non_exhaustive()
     }
 }
 
@@ -389,13 +456,73 @@ impl Config {
                 ),
             });
         }
+        let alerts = &self.alerts;
+        let fraction = |key, value: f64| {
+            if value > 0.0 && value < 1.0 {
+                Ok(())
+            } else {
+                Err(ConfigError::Value {
+                    key,
+                    message: format!("must be between 0 and 1 (exclusive), got {value}"),
+                })
+            }
+        };
+        fraction("alerts.fdr", alerts.fdr)?;
+        fraction("alerts.farrington_alpha", alerts.farrington_alpha)?;
+        fraction("alerts.flag_share_drop", alerts.flag_share_drop)?;
+        if !(alerts.primary_weight.is_finite() && alerts.primary_weight > 0.0) {
+            return Err(ConfigError::Value {
+                key: "alerts.primary_weight",
+                message: format!("must be positive, got {}", alerts.primary_weight),
+            });
+        }
+        if !(alerts.cusum_threshold.is_finite() && alerts.cusum_threshold > 0.0) {
+            return Err(ConfigError::Value {
+                key: "alerts.cusum_threshold",
+                message: format!("must be positive, got {}", alerts.cusum_threshold),
+            });
+        }
+        for (key, value) in [
+            ("alerts.interval_secs", alerts.interval_secs),
+            ("alerts.cusum_window", alerts.cusum_window),
+            ("alerts.quiet_weeks", alerts.quiet_weeks),
+            ("alerts.silent_days", alerts.silent_days),
+            ("alerts.retry_secs", alerts.retry_secs),
+            ("alerts.ttl_hours", alerts.ttl_hours),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Value {
+                    key,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
+        for url in self.alert_webhooks() {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Value {
+                    key: "alerts.webhooks",
+                    message: "every webhook must be an http:// or https:// URL".into(),
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The configured Alertmanager base URLs.
+    pub fn alert_webhooks(&self) -> Vec<String> {
+        self.alerts
+            .webhooks
+            .split(',')
+            .map(|url| url.trim().trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty())
+            .collect()
     }
 
     /// The configuration as TOML with secrets replaced by `<redacted>`.
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.clickhouse.password = redact(&self.clickhouse.password).into();
+        shown.alerts.webhooks = redact(&self.alerts.webhooks).into();
         toml::to_string_pretty(&shown).unwrap_or_else(|error| format!("# unprintable: {error}"))
     }
 
@@ -446,6 +573,16 @@ fn environment_overrides(
                         name,
                         value,
                         expected: "an integer",
+                    });
+                }
+            },
+            toml::Value::Float(_) => match value.trim().parse() {
+                Ok(number) => toml::Value::Float(number),
+                Err(_) => {
+                    return Err(ConfigError::VariableType {
+                        name,
+                        value,
+                        expected: "a number",
                     });
                 }
             },

@@ -86,6 +86,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run(args),
         Command::Alerts(AlertsCommand::Backtest(args)) => alerts::backtest(args),
         Command::Alerts(AlertsCommand::Scan(args)) => alerts::scan(args, &config).await,
+        Command::Alerts(AlertsCommand::Run(args)) => alerts::run(args, &config).await,
+        Command::Alerts(AlertsCommand::Evaluate(args)) => alerts::evaluate(args, &config),
         Command::Migrate => migrate(&config).await,
         Command::Topics(TopicsCommand::Create) => topics_create(&config).await,
         Command::Topics(TopicsCommand::List) => topics_list(&config).await,

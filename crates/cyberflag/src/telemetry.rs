@@ -17,6 +17,20 @@ pub fn progress_reporter() -> Box<dyn Reporter> {
     }
 }
 
+/// A counting progress bar on a terminal (hidden otherwise), for long CLI work.
+pub fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ETA {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_owned());
+    bar
+}
+
 struct Bar(Mutex<Option<ProgressBar>>);
 
 impl Reporter for Bar {

@@ -400,6 +400,17 @@ fn harmonic_mu0(
     harmonics: usize,
     trend: bool,
 ) -> Result<Vec<f64>, DetectError> {
+    harmonic_baseline(series, range, harmonics, trend).map(|(mu0, _)| mu0)
+}
+
+/// The harmonic in-control means for `range`, fitted to every observed point before it, and
+/// the fit's Pearson dispersion φ̂ (variance ≈ φ̂ μ; φ̂ > 1 is overdispersion).
+pub(crate) fn harmonic_baseline(
+    series: &Series,
+    range: &Range<usize>,
+    harmonics: usize,
+    trend: bool,
+) -> Result<(Vec<f64>, f64), DetectError> {
     let period = series.freq() as f64;
     let covariates = |i: usize| -> Vec<f64> {
         let t = (i + 1) as f64;
@@ -430,10 +441,11 @@ fn harmonic_mu0(
             needed: p + 1,
             available: n,
         })?;
-    Ok(range
+    let mu0 = range
         .clone()
         .map(|i| fit.linear_predictor(&covariates(i)).exp())
-        .collect())
+        .collect();
+    Ok((mu0, fit.pearson_dispersion()))
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ mod error;
 pub mod farrington;
 mod glm;
 mod glrnb;
+pub mod quality;
 mod rate_ratio;
 mod row;
 pub mod scan;

@@ -7,10 +7,12 @@
 //! newer than 2018, and the client is built with `with_validation(false)` because 18.16 rejects
 //! the crate's schema-validation queries.
 
+pub mod alerts;
 mod migrations;
 pub mod stats;
 mod store;
 
+pub use alerts::{AlertKind, AlertNumbers, AlertRow, AlertRunRow, AlertStatus, DeliveryRow};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
 pub use stats::{Dimension, StatsQuery, StatsRow, WeeklyCount};
 pub use store::{CRIME_VERSION_COLUMNS, CrimeVersionRow, SourceOffset};

@@ -37,7 +37,10 @@ macro_rules! migration {
 }
 
 /// Every migration, in order. A test checks this list against the files on disk.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_crime_versions")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_crime_versions"),
+    migration!(2, "0002_alerts"),
+];
 
 impl Migration {
     /// SHA-256 of the SQL text, hex.

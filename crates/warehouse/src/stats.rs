@@ -171,7 +171,7 @@ pub struct StatsRow {
 }
 
 /// The current state of each crime (highest version wins).
-const CURRENT: &str = "SELECT force, crime_ref, \
+pub(crate) const CURRENT: &str = "SELECT force, crime_ref, \
      argMax(status, version) AS status, \
      argMax(offence_code, version) AS offence_code, \
      argMax(offence_group, version) AS offence_group, \
@@ -269,7 +269,7 @@ impl Warehouse {
 
 impl Warehouse {
     /// Runs `sql` with `binds` (client-side escaping) and returns the `TabSeparated` body.
-    async fn fetch_tsv(&self, sql: &str, binds: Vec<Bound>) -> Result<String, Error> {
+    pub(crate) async fn fetch_tsv(&self, sql: &str, binds: Vec<Bound>) -> Result<String, Error> {
         let mut statement = self.client.query(sql);
         for bound in binds {
             statement = match bound {
@@ -282,7 +282,7 @@ impl Warehouse {
     }
 }
 
-fn unescape_tsv(field: &str) -> String {
+pub(crate) fn unescape_tsv(field: &str) -> String {
     if !field.contains('\\') {
         return field.to_owned();
     }
