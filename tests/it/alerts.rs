@@ -453,6 +453,40 @@ fn a_scan_of_stored_records_finds_the_force_whose_rate_doubled() {
         resolved["endsAt"].as_str().unwrap() < firing["endsAt"].as_str().unwrap(),
         "a resolution ends the alert now, not a TTL later: {resolved} {firing}"
     );
+
+    // Three weeks from now nothing new has arrived: each force is silent, an alert of its own.
+    let later = (chrono::Utc::now().date_naive() + chrono::Days::new(21)).to_string();
+    let output = run(&later);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let open = tokio_runtime().block_on(warehouse.open_alerts()).unwrap();
+    let mut silent: Vec<&str> = open
+        .iter()
+        .filter(|a| a.method() == "silent-force")
+        .map(|a| a.force())
+        .collect();
+    silent.sort_unstable();
+    assert_eq!(silent, ["staffordshire", "warwickshire", "west-mercia"]);
+    let received = receiver.received.lock().unwrap().clone();
+    let names: Vec<&str> = received
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == "ForceSilent")
+        .map(|a| a["labels"]["force"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    let listed = crate::support::succeed(
+        sandbox
+            .command(&[])
+            .args(["alerts", "list", "--days", "30", "--format", "csv"]),
+    );
+    assert!(
+        listed.contains("firing,data-quality,west-mercia,,silent-force,")
+            && listed.contains("resolved,rise,west-mercia,all,rate-ratio,2018-03-26,"),
+        "{listed}"
+    );
     sandbox.drop_database();
 }
 

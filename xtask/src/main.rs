@@ -111,12 +111,21 @@ fn demo(root: &Path) -> anyhow::Result<()> {
     stack::up(root, false)?;
     let binary = cyberflag_binary(root)?;
     let cyberflag = binary.to_string_lossy();
-    let dir = root.join(".stack").join("demo");
+    let dir = root.join(".stack").join("demo-simulation");
     let dir_text = dir.to_string_lossy().into_owned();
     if dir.join("summary.json").exists() {
         eprintln!("reusing the simulation in {dir_text} (delete it for a fresh one)");
     } else {
-        // Five years of every force's exports, with West Mercia's rise of 2016/17 injected.
+        // Five and a quarter years of every force's exports at a steady national rate, with
+        // West Mercia's 114 → 213 a year (×1.87) injected from April 2019: the alerting has
+        // five years of history and twelve weeks to notice.
+        let options = root.join(".stack").join("demo-options.toml");
+        std::fs::write(
+            &options,
+            "seed = 2015\nfrom = \"2014-01-06\"\nto = \"2019-06-30\"\ntoday = \"2019-07-01\"\n\
+             daily_rates = [{ year = 2017, per_day = 6.2 }]\n\
+             [rise]\nforce = \"west-mercia\"\nfrom = \"2019-04-01\"\nfactor = 1.87\n",
+        )?;
         run(
             root,
             &cyberflag,
@@ -124,10 +133,8 @@ fn demo(root: &Path) -> anyhow::Result<()> {
                 "simulate",
                 "--out",
                 &dir_text,
-                "--seed",
-                "2015",
-                "--rise",
-                "west-mercia:2016-04-01:1.87",
+                "--options",
+                &options.to_string_lossy(),
             ],
         )?;
     }
@@ -155,6 +162,14 @@ fn demo(root: &Path) -> anyhow::Result<()> {
         }
     }
     run(root, &cyberflag, &["ingest", "--exit-when-idle"])?;
+    // The alerting service, once, as of the day after the simulation ends.
+    run(
+        root,
+        &cyberflag,
+        &["alerts", "run", "--once", "--today", "2019-07-01"],
+    )?;
+    println!("\nAlerts for the week of 2019-06-24, strongest first:");
+    run(root, &cyberflag, &["alerts", "list"])?;
     println!("\nOnline child sexual offences recorded nationally, by financial year:");
     run(
         root,
@@ -170,7 +185,7 @@ fn demo(root: &Path) -> anyhow::Result<()> {
         ],
     )?;
     println!(
-        "\nWest Mercia, online-flagged crimes by financial year (a rise was injected from April 2016):"
+        "\nWest Mercia, online-flagged crimes by financial year (a rise was injected from April 2019):"
     );
     run(
         root,
@@ -185,23 +200,26 @@ fn demo(root: &Path) -> anyhow::Result<()> {
             "west-mercia",
         ],
     )?;
-    println!("\nNational 2016/17 by offence group:");
+    println!("\nNational 2018/19 by offence group:");
     run(
         root,
         &cyberflag,
         &[
             "stats",
             "--from",
-            "2016-04-01",
+            "2018-04-01",
             "--to",
-            "2017-03-31",
+            "2019-03-31",
             "--by",
             "offence_group",
         ],
     )?;
     println!();
     println!("Where to look:");
-    println!("  ClickHouse      http://127.0.0.1:8123 database cyberflag, table crime_versions");
+    println!(
+        "  ClickHouse      http://127.0.0.1:8123 database cyberflag: crime_versions, alerts, alert_runs"
+    );
+    println!("  Alerts          target/debug/cyberflag alerts list --days 30");
     println!(
         "  Kafka           127.0.0.1:9092 topics cyberflag.raw.v1 (records), cyberflag.dlq.v1 (rejects)"
     );

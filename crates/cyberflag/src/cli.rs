@@ -163,6 +163,19 @@ pub enum AlertsCommand {
     Run(RunArgs),
     /// Measure detection rate and false alarms of the configured detectors on seeded simulations.
     Evaluate(EvaluateArgs),
+    /// List stored alerts: the open ones, and with --days the ones changed recently.
+    List(ListArgs),
+}
+
+/// `cyberflag alerts list …`
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Also show alerts resolved in the last DAYS days.
+    #[arg(long, value_name = "DAYS", default_value_t = 0)]
+    pub days: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `cyberflag alerts run …`

@@ -88,6 +88,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Alerts(AlertsCommand::Scan(args)) => alerts::scan(args, &config).await,
         Command::Alerts(AlertsCommand::Run(args)) => alerts::run(args, &config).await,
         Command::Alerts(AlertsCommand::Evaluate(args)) => alerts::evaluate(args, &config),
+        Command::Alerts(AlertsCommand::List(args)) => alerts::list(args, &config).await,
         Command::Migrate => migrate(&config).await,
         Command::Topics(TopicsCommand::Create) => topics_create(&config).await,
         Command::Topics(TopicsCommand::List) => topics_list(&config).await,

@@ -78,8 +78,9 @@ pub struct WeekCount {
 
 /// Builds every series for a scan over the Mondays `from..=to`: each force × offence group,
 /// each force's total, each group nationally and the national total. A force's week is missing
-/// (not zero) unless `active` says the force sent data for it; a national week is missing only
-/// when no force sent anything. Forces that never counted a crime in the span have no series.
+/// (not zero) unless `active` says the force has records in it, or it lies in a gap of at most
+/// [`MAX_QUIET_WEEKS`] between weeks that have; a national week is missing only when no force
+/// sent anything. Forces that never counted a crime in the span have no series.
 ///
 /// An offence group's series begin with the first week any force counted a crime of the group:
 /// before that the offence did not exist (sexual communication with a child, for one, only
@@ -106,6 +107,7 @@ pub fn build_series(
             }
         }
     }
+    let active = bridge_gaps(active);
     let any_active: BTreeSet<NaiveDate> = active.iter().map(|(_, week)| *week).collect();
     let mut first_seen: BTreeMap<&str, NaiveDate> = BTreeMap::new();
     for count in counts.iter().filter(|c| c.count > 0) {
@@ -149,6 +151,31 @@ pub fn build_series(
             }
         })
         .collect()
+}
+
+/// Longest run of weeks without any record, between weeks with records, that still counts as
+/// sent (zeros): a small force can go a few weeks without a crime of any kind.
+pub const MAX_QUIET_WEEKS: u64 = 7;
+
+/// Marks as sent the weeks inside gaps of at most [`MAX_QUIET_WEEKS`] between a force's weeks
+/// with records. Weeks before its first or after its last record, and longer gaps, stay missing.
+fn bridge_gaps(active: &BTreeSet<(String, NaiveDate)>) -> BTreeSet<(String, NaiveDate)> {
+    let mut bridged = active.clone();
+    let mut previous: Option<&(String, NaiveDate)> = None;
+    for current in active {
+        if let Some((force, week)) = previous
+            && *force == current.0
+        {
+            let gap = (current.1 - *week).num_days() / 7 - 1;
+            if (1..=MAX_QUIET_WEEKS as i64).contains(&gap) {
+                for i in 1..=gap as u64 {
+                    bridged.insert((force.clone(), *week + Days::new(7 * i)));
+                }
+            }
+        }
+        previous = Some(current);
+    }
+    bridged
 }
 
 /// The NB LR-CUSUM of the scan.
@@ -747,6 +774,17 @@ mod tests {
             8,
             "3 force groups, 2 force totals, 2 national groups, 1 total"
         );
+        // Gaps of up to seven quiet weeks between weeks with records are zeros; longer gaps
+        // and the weeks after the last record stay missing.
+        let week = |n: u64| monday(1) + Days::new(7 * n);
+        let sparse: BTreeSet<(String, NaiveDate)> = [0, 8, 17]
+            .into_iter()
+            .map(|n| ("kent".to_string(), week(n)))
+            .collect();
+        let bridged = bridge_gaps(&sparse);
+        assert!((0..=8).all(|n| bridged.contains(&("kent".to_string(), week(n)))));
+        assert!((9..=16).all(|n| !bridged.contains(&("kent".to_string(), week(n)))));
+        assert!(!bridged.contains(&("kent".to_string(), week(18))));
         // A group first counted in week 8 has no week 1 anywhere.
         let later = vec![
             count("kent", "sexual-communication-with-a-child", monday(8), 1),

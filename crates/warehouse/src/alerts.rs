@@ -350,6 +350,23 @@ impl Warehouse {
             .await?)
     }
 
+    /// Which of `ids` are stored alerts (open or resolved).
+    pub async fn existing_alert_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, Error> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let text = self
+            .fetch_tsv(
+                "SELECT DISTINCT alert_id FROM alerts WHERE has(?, alert_id)",
+                vec![Bound::List(ids.to_vec())],
+            )
+            .await?;
+        Ok(text.lines().map(unescape_tsv).collect())
+    }
+
     /// Every revision of every alert (for audits and tests), by alert then revision.
     pub async fn alert_history(&self) -> Result<Vec<AlertRow>, Error> {
         let columns = ALERT_COLUMNS.join(", ");

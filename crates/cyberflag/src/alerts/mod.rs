@@ -3,11 +3,13 @@
 
 mod backtest;
 mod evaluate;
+mod list;
 mod run;
 mod scan;
 mod webhook;
 
 pub use backtest::backtest;
 pub use evaluate::evaluate;
+pub use list::list;
 pub use run::run;
 pub use scan::scan;

@@ -203,6 +203,20 @@ async fn evaluate_week(
             }
         }
     }
+    // An alert of this week that was already resolved (a re-run of an old week) stays resolved.
+    let opened: Vec<String> = rows
+        .iter()
+        .filter(|r| r.revision() == 1)
+        .map(|r| r.alert_id().to_owned())
+        .collect();
+    let existing = warehouse
+        .existing_alert_ids(&opened)
+        .await
+        .context("reading stored alerts")?;
+    if !existing.is_empty() {
+        rows.retain(|r| !(r.revision() == 1 && existing.contains(r.alert_id())));
+        run.opened -= u32::try_from(existing.len()).unwrap_or(0);
+    }
     let quiet = Days::new(7 * config.alerts.quiet_weeks);
     for alert in open.iter().filter(|a| a.kind() == AlertKind::Rise) {
         let key = (alert.method(), alert.force(), alert.offence_group());
