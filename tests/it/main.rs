@@ -13,6 +13,7 @@ mod support;
 
 mod adapter;
 mod alerts;
+mod api;
 mod cli;
 mod deploy;
 mod ingest;

@@ -231,6 +231,7 @@ fn demo(root: &Path) -> anyhow::Result<()> {
 
 fn test(root: &Path) -> anyhow::Result<()> {
     stack::up(root, false)?;
+    stack::ensure_chromium()?;
     run(root, "cargo", &["fmt", "--all", "--check"])?;
     run(
         root,

@@ -92,6 +92,39 @@ fn tansu_binary() -> PathBuf {
         .join("tansu")
 }
 
+/// `apt-get update`, then installs `packages` from Debian (optionally without the recommended
+/// extras, which for Chromium are hundreds of megabytes the headless test does not need).
+fn apt_install(packages: &[&str], without_recommends: bool) -> anyhow::Result<()> {
+    let apt = |args: &[&str]| -> anyhow::Result<()> {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("cannot run apt-get (this needs a Debian machine and root)")?;
+        if !status.success() {
+            bail!("apt-get {} failed ({status})", args.join(" "));
+        }
+        Ok(())
+    };
+    apt(&["update", "-q"])?;
+    let mut args = vec!["install", "-y", "-q"];
+    if without_recommends {
+        args.push("--no-install-recommends");
+    }
+    args.extend_from_slice(packages);
+    apt(&args)
+}
+
+/// Installs Debian's Chromium for the dashboard test when it is missing.
+pub fn ensure_chromium() -> anyhow::Result<()> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|dir| dir.join("chromium").is_file()) {
+        return Ok(());
+    }
+    eprintln!("installing chromium from Debian for the dashboard test (once)");
+    apt_install(&["chromium"], true)
+}
+
 fn clickhouse_server() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -112,25 +145,7 @@ fn start_clickhouse(state: &Path) -> anyhow::Result<()> {
         Some(server) => server,
         None => {
             eprintln!("installing clickhouse-server from Debian (once)");
-            let apt = |args: &[&str]| -> anyhow::Result<()> {
-                let status = Command::new("apt-get")
-                    .args(args)
-                    .env("DEBIAN_FRONTEND", "noninteractive")
-                    .status()
-                    .context("cannot run apt-get (this needs a Debian machine and root)")?;
-                if !status.success() {
-                    bail!("apt-get {} failed ({status})", args.join(" "));
-                }
-                Ok(())
-            };
-            apt(&["update", "-q"])?;
-            apt(&[
-                "install",
-                "-y",
-                "-q",
-                "clickhouse-server",
-                "clickhouse-client",
-            ])?;
+            apt_install(&["clickhouse-server", "clickhouse-client"], false)?;
             clickhouse_server().context("clickhouse-server still missing after apt-get install")?
         }
     };

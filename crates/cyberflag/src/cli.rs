@@ -38,6 +38,11 @@ pub enum Command {
     /// Detect sudden rises in weekly counts with outbreak-detection statistics.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Serve national statistics, revisions, alerts and the dashboard over HTTP, with roles and disclosure control.
+    Api(ApiArgs),
+    /// Manage the API's bearer tokens (stored as digests in api.tokens_file).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
     Migrate,
     /// Manage the Kafka topics cyberflag uses.
@@ -116,6 +121,9 @@ pub struct StatsArgs {
     /// Only crimes with (true) or without (false) the online flag.
     #[arg(long, value_name = "BOOL")]
     pub cyber: Option<bool>,
+    /// Answer with what was known at the end of this day (versions received by then).
+    #[arg(long, value_name = "DATE")]
+    pub as_at: Option<chrono::NaiveDate>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -146,6 +154,35 @@ pub struct SimulateArgs {
     /// offences, at about 6.5 million crimes a year, for scale tests.
     #[arg(long)]
     pub all_crime: bool,
+}
+
+/// `cyberflag api …`
+#[derive(Debug, clap::Args)]
+pub struct ApiArgs {
+    /// Listen address (default: api.listen).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+/// `cyberflag token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a role (national, public or force:<id>) and print it once.
+    Create {
+        /// national, public or force:<police.uk id>.
+        #[arg(long)]
+        role: String,
+        /// A name to list and revoke it by (default: the role and a number).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tokens (names, roles, creation, revocation; never the tokens).
+    List,
+    /// Revoke a token by name; the API stops accepting it at once.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
 }
 
 /// `cyberflag alerts …`

@@ -45,6 +45,33 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Alerting on sudden rises and on data quality.
     pub alerts: AlertsConfig,
+    /// The statistics API and dashboard.
+    pub api: ApiConfig,
+}
+
+/// `[api]`: `cyberflag api` and `cyberflag token`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address the API, its dashboard and its `/metrics` listen on.
+    pub listen: String,
+    /// Token file (TOML, SHA-256 digests only) that `cyberflag token` edits and the API reads.
+    pub tokens_file: String,
+    /// Counts from 1 up to this are suppressed outside a viewer's exact scope.
+    pub suppress_max: u64,
+    /// Larger counts are rounded to the nearest multiple of this outside a viewer's exact scope.
+    pub rounding_base: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            tokens_file: ".cyberflag/tokens.toml".into(),
+            suppress_max: 7,
+            rounding_base: 5,
+        }
+    }
 }
 
 /// `[alerts]`: `cyberflag alerts run`.
@@ -496,6 +523,21 @@ impl Config {
                     message: "must be at least 1".into(),
                 });
             }
+        }
+        if self.api.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Value {
+                key: "api.listen",
+                message: format!(
+                    "{:?} is not an address like 127.0.0.1:8080",
+                    self.api.listen
+                ),
+            });
+        }
+        if self.api.rounding_base < 2 || self.api.rounding_base > 100 {
+            return Err(ConfigError::Value {
+                key: "api.rounding_base",
+                message: "must be between 2 and 100".into(),
+            });
         }
         for url in self.alert_webhooks() {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

@@ -85,6 +85,7 @@ pub async fn stats(args: StatsArgs, config: &Config) -> anyhow::Result<()> {
         forces,
         offence_groups,
         cyber: args.cyber,
+        as_at: args.as_at,
     };
     let warehouse = warehouse::Warehouse::new(&config.warehouse());
     let rows = warehouse

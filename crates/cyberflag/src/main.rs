@@ -6,6 +6,7 @@ mod ingest;
 mod keyring;
 mod simulate;
 mod telemetry;
+mod web;
 
 use std::process::ExitCode;
 
@@ -84,6 +85,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(args, &config).await,
         Command::Stats(args) => ingest::stats(args, &config).await,
         Command::Simulate(args) => simulate::run(args),
+        Command::Api(args) => web::serve(args, &config).await,
+        Command::Token(command) => web::token(command, &config),
         Command::Alerts(AlertsCommand::Backtest(args)) => alerts::backtest(args),
         Command::Alerts(AlertsCommand::Scan(args)) => alerts::scan(args, &config).await,
         Command::Alerts(AlertsCommand::Run(args)) => alerts::run(args, &config).await,

@@ -14,7 +14,7 @@ mod store;
 
 pub use alerts::{AlertKind, AlertNumbers, AlertRow, AlertRunRow, AlertStatus, DeliveryRow};
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
-pub use stats::{Dimension, StatsQuery, StatsRow, WeeklyCount};
+pub use stats::{Dimension, MAX_CELL_VERSIONS, StatsQuery, StatsRow, VersionState, WeeklyCount};
 pub use store::{CRIME_VERSION_COLUMNS, CrimeVersionRow, SourceOffset};
 
 /// Where the server is and who we are.

@@ -159,6 +159,14 @@ pub struct StatsQuery {
     pub offence_groups: Vec<OffenceGroup>,
     /// Only flagged (`Some(true)`) or unflagged (`Some(false)`) crimes.
     pub cyber: Option<bool>,
+    /// Answer with what was known at the end of this day (UTC): only versions received by then.
+    pub as_at: Option<NaiveDate>,
+}
+
+/// The end of `day` (UTC) as seconds since the epoch: versions received up to then are known.
+pub fn end_of_day(day: NaiveDate) -> i64 {
+    day.and_hms_opt(23, 59, 59)
+        .map_or(0, |t| t.and_utc().timestamp())
 }
 
 /// One output row: the grouping values in `by` order, and the count.
@@ -181,11 +189,39 @@ pub(crate) const CURRENT: &str = "SELECT force, crime_ref, \
      argMax(age_band, version) AS age_band \
      FROM crime_versions GROUP BY force, crime_ref";
 
+/// [`CURRENT`] restricted to the versions matching every condition in `conditions`.
+fn current(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        return CURRENT.to_owned();
+    }
+    CURRENT.replace(
+        " FROM crime_versions GROUP BY",
+        &format!(
+            " FROM crime_versions WHERE {} GROUP BY",
+            conditions.join(" AND ")
+        ),
+    )
+}
+
 impl StatsQuery {
     /// The SQL and the values to bind, in order.
     pub fn sql(&self) -> (String, Vec<Bound>) {
         let mut conditions = vec!["status = 'recorded'".to_owned()];
         let mut binds = Vec::new();
+        // The current state of each crime, as known at `as_at`; a crime's force never changes,
+        // so the force filter also narrows the inner scan (force leads the sorting key).
+        let mut inner = Vec::new();
+        if let Some(day) = self.as_at {
+            inner.push("received_at <= toDateTime(toUInt32(?))".to_owned());
+            binds.push(Bound::Text(end_of_day(day).to_string()));
+        }
+        if !self.forces.is_empty() {
+            inner.push("has(?, force)".to_owned());
+            binds.push(Bound::List(
+                self.forces.iter().map(|f| f.as_str().to_owned()).collect(),
+            ));
+        }
+        let current = current(&inner);
         if let Some(from) = self.from {
             conditions.push("recorded_date >= toDate(?)".into());
             binds.push(Bound::Text(from.to_string()));
@@ -193,12 +229,6 @@ impl StatsQuery {
         if let Some(to) = self.to {
             conditions.push("recorded_date <= toDate(?)".into());
             binds.push(Bound::Text(to.to_string()));
-        }
-        if !self.forces.is_empty() {
-            conditions.push("has(?, force)".into());
-            binds.push(Bound::List(
-                self.forces.iter().map(|f| f.as_str().to_owned()).collect(),
-            ));
         }
         if !self.offence_groups.is_empty() {
             conditions.push("has(?, offence_group)".into());
@@ -215,16 +245,18 @@ impl StatsQuery {
         let columns: Vec<String> = self
             .by
             .iter()
-            .map(|d| format!("{} AS {}", d.expression(), d.name()))
+            .map(|d| format!("{} AS g_{}", d.expression(), d.name()))
             .collect();
-        let names: Vec<&str> = self.by.iter().map(|d| d.name()).collect();
+        // Output aliases carry a prefix: ClickHouse aliases are visible in WHERE, and
+        // `cyber AS cyber` would turn the `cyber = 1` filter into a string comparison.
+        let names: Vec<String> = self.by.iter().map(|d| format!("g_{}", d.name())).collect();
         let select = if columns.is_empty() {
             "count() AS count".to_owned()
         } else {
             format!("{}, count() AS count", columns.join(", "))
         };
         let mut sql = format!(
-            "SELECT {select} FROM ({CURRENT}) WHERE {}",
+            "SELECT {select} FROM ({current}) WHERE {}",
             conditions.join(" AND ")
         );
         if !names.is_empty() {
@@ -334,14 +366,19 @@ mod tests {
             forces: vec![ForceId::from_id("west-mercia").unwrap()],
             offence_groups: vec![],
             cyber: Some(true),
+            as_at: NaiveDate::from_ymd_opt(2020, 1, 1),
         };
         let (sql, binds) = query.sql();
         assert!(
             !sql.contains("2019-01-01") && !sql.contains("west-mercia', 'W"),
             "{sql}"
         );
-        assert_eq!(binds.len(), 3);
-        assert!(sql.contains("GROUP BY force, month ORDER BY force, month"));
+        assert_eq!(binds.len(), 4);
+        assert!(
+            sql.contains("received_at <= toDateTime(toUInt32(?))"),
+            "{sql}"
+        );
+        assert!(sql.contains("GROUP BY g_force, g_month ORDER BY g_force, g_month"));
         assert!(sql.contains("argMax(status, version)"));
     }
 
@@ -423,6 +460,107 @@ impl Warehouse {
             .filter_map(|line| {
                 let (force, week) = line.split_once('\t')?;
                 Some((unescape_tsv(force), week.parse().ok()?))
+            })
+            .collect())
+    }
+}
+
+/// One stored version of a crime, as the revisions view needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionState {
+    /// Force id.
+    pub force: String,
+    /// Pseudonymised reference.
+    pub crime_ref: String,
+    /// Version.
+    pub version: u64,
+    /// `recorded`, `cancelled` or `transferred`.
+    pub status: String,
+    /// Offence group (empty when none).
+    pub offence_group: String,
+    /// Online flag.
+    pub cyber: bool,
+    /// Recorded date.
+    pub recorded_date: NaiveDate,
+    /// When the version was received (seconds since the epoch).
+    pub received_at: i64,
+}
+
+/// Most versions the revisions view reads for one cell.
+pub const MAX_CELL_VERSIONS: usize = 2_000_000;
+
+impl Warehouse {
+    /// Every version of every crime that matched `query`'s filters (ignoring status) in any
+    /// version: the material for explaining how the cell's count changed. At most
+    /// [`MAX_CELL_VERSIONS`] + 1 rows (more means the cell is too large to explain).
+    pub async fn cell_versions(&self, query: &StatsQuery) -> Result<Vec<VersionState>, Error> {
+        let mut conditions = Vec::new();
+        let mut binds = Vec::new();
+        if let Some(from) = query.from {
+            conditions.push("recorded_date >= toDate(?)".to_owned());
+            binds.push(Bound::Text(from.to_string()));
+        }
+        if let Some(to) = query.to {
+            conditions.push("recorded_date <= toDate(?)".to_owned());
+            binds.push(Bound::Text(to.to_string()));
+        }
+        if !query.forces.is_empty() {
+            conditions.push("has(?, force)".to_owned());
+            binds.push(Bound::List(
+                query.forces.iter().map(|f| f.as_str().to_owned()).collect(),
+            ));
+        }
+        if !query.offence_groups.is_empty() {
+            conditions.push("has(?, offence_group)".to_owned());
+            binds.push(Bound::List(
+                query
+                    .offence_groups
+                    .iter()
+                    .map(|g| g.as_str().to_owned())
+                    .collect(),
+            ));
+        }
+        if let Some(cyber) = query.cyber {
+            conditions.push(format!("cyber = {}", u8::from(cyber)));
+        }
+        if let Some(day) = query.as_at {
+            conditions.push("received_at <= toDateTime(toUInt32(?))".to_owned());
+            binds.push(Bound::Text(end_of_day(day).to_string()));
+        }
+        let matching = if conditions.is_empty() {
+            "1".to_owned()
+        } else {
+            conditions.join(" AND ")
+        };
+        let mut outer = "(force, crime_ref) IN (SELECT force, crime_ref FROM crime_versions \
+             WHERE MATCHING GROUP BY force, crime_ref)"
+            .replace("MATCHING", &matching);
+        let mut all_binds = binds.clone();
+        if let Some(day) = query.as_at {
+            outer.push_str(" AND received_at <= toDateTime(toUInt32(?))");
+            all_binds.push(Bound::Text(end_of_day(day).to_string()));
+        }
+        let sql = format!(
+            "SELECT force, crime_ref, version, toString(status), offence_group, cyber, \
+             toString(recorded_date), toUInt32(received_at) FROM crime_versions WHERE {outer} \
+             ORDER BY force, crime_ref, version LIMIT {}",
+            MAX_CELL_VERSIONS + 1
+        );
+        let text = self.fetch_tsv(&sql, all_binds).await?;
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let mut cells = line.split('\t');
+                Some(VersionState {
+                    force: unescape_tsv(cells.next()?),
+                    crime_ref: unescape_tsv(cells.next()?),
+                    version: cells.next()?.parse().ok()?,
+                    status: cells.next()?.to_owned(),
+                    offence_group: unescape_tsv(cells.next()?),
+                    cyber: cells.next()? == "1",
+                    recorded_date: cells.next()?.parse().ok()?,
+                    received_at: cells.next()?.parse().ok()?,
+                })
             })
             .collect())
     }
