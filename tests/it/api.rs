@@ -189,6 +189,8 @@ impl Random {
 fn api_answers_equal_stats_and_ground_truth_and_no_small_number_reaches_the_public() {
     let sandbox = Sandbox::new("api", 3);
     let simulation = load(&sandbox);
+    // Statistics read the count snapshot from here on (the ground truth checks it).
+    succeed_stderr(sandbox.command(&[]).args(["snapshot", "--margin", "0"]));
     let api = Api::start(&sandbox);
 
     // National role: exact, equal to `cyberflag stats` and to the simulator's ground truth.
@@ -297,7 +299,8 @@ fn api_answers_equal_stats_and_ground_truth_and_no_small_number_reaches_the_publ
     ];
     let mut random = Random(0x005e_ed0f_c0de);
     let (mut figures, mut suppressed) = (0, 0);
-    for round in 0..500 {
+    let mut public_queries = 0;
+    for round in 0..1_500 {
         let mut params = Vec::new();
         let by: Vec<&str> = dimensions
             .iter()
@@ -339,6 +342,7 @@ fn api_answers_equal_stats_and_ground_truth_and_no_small_number_reaches_the_publ
         let path = |to: &str| format!("/v1/stats?{}&to={to}", params.join("&"));
         let long = path(&end(to_month));
         let public = api.json(&api.public, &long);
+        public_queries += 1;
         let national = api.json(&api.national, &long);
         let exact: BTreeMap<String, u64> = national["rows"]
             .as_array()
@@ -377,6 +381,7 @@ fn api_answers_equal_stats_and_ground_truth_and_no_small_number_reaches_the_publ
         if to_month > from_month && round % 2 == 0 {
             let short = path(&end(to_month - 1));
             let short_public = api.json(&api.public, &short);
+            public_queries += 1;
             let short_exact = api.json(&api.national, &short)["total"]["count"]
                 .as_u64()
                 .unwrap();
@@ -390,6 +395,7 @@ fn api_answers_equal_stats_and_ground_truth_and_no_small_number_reaches_the_publ
             }
         }
     }
+    assert!(public_queries >= 2_000, "{public_queries} public queries");
     assert!(
         figures > 2_000 && suppressed > 200,
         "only {figures} figures checked, {suppressed} of them small"
@@ -528,28 +534,37 @@ fn as_at_queries_and_revisions_explain_a_revised_cell() {
         );
         model::CrimeRecord::from_json(&line).unwrap()
     };
+    let source = warehouse::SourceOffset {
+        topic: "test".into(),
+        partition: 0,
+        offset: 0,
+    };
+    let store = |records: &[model::CrimeRecord]| {
+        let rows: Vec<warehouse::CrimeVersionRow> = records
+            .iter()
+            .map(|r| warehouse::CrimeVersionRow::new(r, &source, chrono::Utc::now()))
+            .collect();
+        runtime.block_on(warehouse.insert_versions(&rows)).unwrap();
+    };
+    // May 2016: 85 crimes, then a count snapshot.
+    let first: Vec<model::CrimeRecord> = (0..85)
+        .map(|crime| record(crime, 1, "recorded", "88A", "2016-05-10"))
+        .collect();
+    store(&first);
+    let report = runtime.block_on(warehouse.build_snapshot(0)).unwrap();
+    assert_eq!(report.forces, 1);
+    // A second later, February 2017's revision: 31 more, 1 of the first cancelled, 1
+    // reclassified out of the cell (to another offence group), 1 re-sent unchanged: 114.
+    // Statistics about now read the snapshot plus these changes after it.
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
     let mut records = Vec::new();
-    // May 2016: 85 crimes. February 2017: 31 more, 1 of the first cancelled, 1 reclassified
-    // out of online child sexual offences (to a non-child code), 1 re-sent unchanged: 114.
-    for crime in 0..85 {
-        records.push(record(crime, 1, "recorded", "88A", "2016-05-10"));
-    }
     for crime in 85..116 {
         records.push(record(crime, 1, "recorded", "22B", "2017-02-03"));
     }
     records.push(record(0, 2, "cancelled", "88A", "2017-02-03"));
     records.push(record(1, 2, "recorded", "19D", "2017-02-03"));
     records.push(record(2, 1, "recorded", "88A", "2017-02-03"));
-    let source = warehouse::SourceOffset {
-        topic: "test".into(),
-        partition: 0,
-        offset: 0,
-    };
-    let rows: Vec<warehouse::CrimeVersionRow> = records
-        .iter()
-        .map(|r| warehouse::CrimeVersionRow::new(r, &source, chrono::Utc::now()))
-        .collect();
-    runtime.block_on(warehouse.insert_versions(&rows)).unwrap();
+    store(&records);
 
     let sandbox_vars = [("CYBERFLAG_CLICKHOUSE_DATABASE", database.as_str())];
     let dir = tempfile::tempdir().unwrap();
@@ -596,7 +611,12 @@ fn as_at_queries_and_revisions_explain_a_revised_cell() {
     );
     assert_eq!(count("2016-06-30"), 85, "first published");
     assert_eq!(count("2017-06-30"), 114, "as revised");
-    assert_eq!(count(""), 114, "today");
+    assert_eq!(
+        count(""),
+        114,
+        "today: the snapshot's 85 and the changes after it"
+    );
+    assert_eq!(count("2100-01-01"), 114, "every version read");
     // The CLI answers the same.
     let cli = succeed(crate::support::cyberflag(&sandbox_vars).args([
         "stats",

@@ -218,7 +218,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// Runs one statement on the local ClickHouse over HTTP and returns the body.
-fn clickhouse(sql: &str) -> anyhow::Result<String> {
+pub(crate) fn clickhouse(sql: &str) -> anyhow::Result<String> {
     let mut stream = TcpStream::connect("127.0.0.1:8123")?;
     let request = format!(
         "POST / HTTP/1.0\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{sql}",

@@ -6,6 +6,7 @@
 //! - `test`: the one command CI runs: stack, formatting, lints, every test.
 
 mod bench;
+mod bench_api;
 mod stack;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,21 @@ enum Task {
         #[arg(long, default_value_t = 500_000)]
         records: u64,
     },
+    /// Measure API latency with years of national records loaded (BENCHMARKS.md).
+    BenchApi {
+        /// Years of records.
+        #[arg(long, default_value_t = 10)]
+        years: u32,
+        /// Crimes a year.
+        #[arg(long, default_value_t = 6_500_000)]
+        per_year: u64,
+        /// Requests per query.
+        #[arg(long, default_value_t = 40)]
+        requests: usize,
+        /// Regenerate the data even if the database holds it already.
+        #[arg(long)]
+        reload: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +79,12 @@ fn main() -> anyhow::Result<()> {
         Task::Demo => demo(&root),
         Task::Test => test(&root),
         Task::Bench { records } => bench::bench(&root, records),
+        Task::BenchApi {
+            years,
+            per_year,
+            requests,
+            reload,
+        } => bench_api::bench_api(&root, years, per_year, requests, reload),
     }
 }
 

@@ -43,6 +43,8 @@ pub enum Command {
     /// Manage the API's bearer tokens (stored as digests in api.tokens_file).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Rebuild the count snapshot that keeps statistics fast (the API also does it on a schedule).
+    Snapshot(SnapshotArgs),
     /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
     Migrate,
     /// Manage the Kafka topics cyberflag uses.
@@ -162,6 +164,14 @@ pub struct ApiArgs {
     /// Listen address (default: api.listen).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+}
+
+/// `cyberflag snapshot …`
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    /// Cut the snapshot this many seconds before the server's clock (default: api.snapshot_margin_secs).
+    #[arg(long, value_name = "SECONDS")]
+    pub margin: Option<u32>,
 }
 
 /// `cyberflag token …`

@@ -61,6 +61,14 @@ pub struct ApiConfig {
     pub suppress_max: u64,
     /// Larger counts are rounded to the nearest multiple of this outside a viewer's exact scope.
     pub rounding_base: u64,
+    /// Seconds between count snapshots built by the API (0: never; run `cyberflag snapshot`).
+    pub snapshot_secs: u64,
+    /// The API builds a snapshot early once this many versions were stored after the last one
+    /// (each adds work to every query until the next snapshot).
+    pub snapshot_changes: u64,
+    /// A snapshot is cut this many seconds before the server's clock, so inserts in flight
+    /// when it starts are in it or after it, never lost between.
+    pub snapshot_margin_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -70,6 +78,9 @@ impl Default for ApiConfig {
             tokens_file: ".cyberflag/tokens.toml".into(),
             suppress_max: 7,
             rounding_base: 5,
+            snapshot_secs: 600,
+            snapshot_changes: 5_000,
+            snapshot_margin_secs: 120,
         }
     }
 }

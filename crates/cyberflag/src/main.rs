@@ -87,6 +87,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run(args),
         Command::Api(args) => web::serve(args, &config).await,
         Command::Token(command) => web::token(command, &config),
+        Command::Snapshot(args) => web::snapshot(args, &config).await,
         Command::Alerts(AlertsCommand::Backtest(args)) => alerts::backtest(args),
         Command::Alerts(AlertsCommand::Scan(args)) => alerts::scan(args, &config).await,
         Command::Alerts(AlertsCommand::Run(args)) => alerts::run(args, &config).await,

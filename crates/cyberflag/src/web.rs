@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cyberflag::cli::{ApiArgs, TokenCommand};
+use cyberflag::cli::{ApiArgs, SnapshotArgs, TokenCommand};
 use cyberflag::config::Config;
 
 use crate::telemetry;
@@ -27,6 +27,12 @@ pub async fn serve(args: ApiArgs, config: &Config) -> anyhow::Result<()> {
         },
         metrics: Box::new(move || handle.render()),
     });
+    if config.api.snapshot_secs > 0 {
+        tokio::spawn(refresh_snapshots(
+            warehouse::Warehouse::new(&config.warehouse()),
+            config.api.clone(),
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("listening on {address}"))?;
@@ -36,6 +42,69 @@ pub async fn serve(args: ApiArgs, config: &Config) -> anyhow::Result<()> {
         .await
         .context("serving the API")?;
     Ok(())
+}
+
+pub async fn snapshot(args: SnapshotArgs, config: &Config) -> anyhow::Result<()> {
+    let margin = args
+        .margin
+        .unwrap_or(u32::try_from(config.api.snapshot_margin_secs).unwrap_or(u32::MAX));
+    let report = warehouse::Warehouse::new(&config.warehouse())
+        .build_snapshot(margin)
+        .await
+        .with_context(|| format!("building a count snapshot in {}", config.clickhouse.url))?;
+    eprintln!(
+        "snapshot {} (versions stored up to {}): {} groups of {} forces in {:.1} s",
+        report.snapshot.id,
+        chrono::DateTime::from_timestamp(i64::from(report.snapshot.cutoff), 0).unwrap_or_default(),
+        report.groups,
+        report.forces,
+        report.seconds
+    );
+    Ok(())
+}
+
+/// Rebuilds the count snapshot every `api.snapshot_secs`, or sooner once
+/// `api.snapshot_changes` versions were stored after the last one; failures are logged and
+/// retried (queries stay exact without a fresh snapshot, only slower).
+async fn refresh_snapshots(warehouse: warehouse::Warehouse, config: cyberflag::config::ApiConfig) {
+    let margin = u32::try_from(config.snapshot_margin_secs).unwrap_or(u32::MAX);
+    let every = std::time::Duration::from_secs(config.snapshot_secs);
+    let mut last_build: Option<std::time::Instant> = None;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30).min(every));
+    loop {
+        tick.tick().await;
+        let due = match warehouse.latest_snapshot().await {
+            Ok(None) => true,
+            Ok(Some(snapshot)) => {
+                let aged = last_build.is_none_or(|t| t.elapsed() >= every);
+                let changes = warehouse.changes_since(snapshot).await.unwrap_or(u64::MAX);
+                metrics::gauge!("cyberflag_api_changes_since_snapshot").set(changes as f64);
+                aged || changes > config.snapshot_changes
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the latest count snapshot");
+                false
+            }
+        };
+        if !due {
+            continue;
+        }
+        match warehouse.build_snapshot(margin).await {
+            Ok(report) => {
+                last_build = Some(std::time::Instant::now());
+                metrics::gauge!("cyberflag_api_snapshot_seconds").set(report.seconds);
+                tracing::info!(
+                    snapshot = report.snapshot.id,
+                    groups = report.groups,
+                    seconds = report.seconds,
+                    "count snapshot built"
+                );
+            }
+            Err(error) => {
+                tracing::error!(%error, "count snapshot failed; queries stay exact, only slower");
+            }
+        }
+    }
 }
 
 pub fn token(command: TokenCommand, config: &Config) -> anyhow::Result<()> {

@@ -8,13 +8,17 @@
 //! the crate's schema-validation queries.
 
 pub mod alerts;
+mod counts;
 mod migrations;
 pub mod stats;
 mod store;
 
 pub use alerts::{AlertKind, AlertNumbers, AlertRow, AlertRunRow, AlertStatus, DeliveryRow};
+pub use counts::SnapshotReport;
 pub use migrations::{MIGRATIONS, Migration, MigrationReport};
-pub use stats::{Dimension, MAX_CELL_VERSIONS, StatsQuery, StatsRow, VersionState, WeeklyCount};
+pub use stats::{
+    Dimension, MAX_CELL_VERSIONS, Snapshot, StatsQuery, StatsRow, VersionState, WeeklyCount,
+};
 pub use store::{CRIME_VERSION_COLUMNS, CrimeVersionRow, SourceOffset};
 
 /// Where the server is and who we are.

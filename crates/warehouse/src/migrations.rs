@@ -40,6 +40,7 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_crime_versions"),
     migration!(2, "0002_alerts"),
+    migration!(3, "0003_count_snapshots"),
 ];
 
 impl Migration {

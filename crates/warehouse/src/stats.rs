@@ -206,32 +206,27 @@ fn current(conditions: &[String]) -> String {
 impl StatsQuery {
     /// The SQL and the values to bind, in order.
     pub fn sql(&self) -> (String, Vec<Bound>) {
-        let mut conditions = vec!["status = 'recorded'".to_owned()];
+        self.sql_with(None)
+    }
+
+    /// Conditions on a crime's current state (or a snapshot's group) other than its status.
+    fn filters(&self) -> (Vec<String>, Vec<Bound>) {
+        let mut conditions = Vec::new();
         let mut binds = Vec::new();
-        // The current state of each crime, as known at `as_at`; a crime's force never changes,
-        // so the force filter also narrows the inner scan (force leads the sorting key).
-        let mut inner = Vec::new();
-        if let Some(day) = self.as_at {
-            inner.push("received_at <= toDateTime(toUInt32(?))".to_owned());
-            binds.push(Bound::Text(end_of_day(day).to_string()));
-        }
-        if !self.forces.is_empty() {
-            inner.push("has(?, force)".to_owned());
-            binds.push(Bound::List(
-                self.forces.iter().map(|f| f.as_str().to_owned()).collect(),
-            ));
-        }
-        let current = current(&inner);
         if let Some(from) = self.from {
-            conditions.push("recorded_date >= toDate(?)".into());
+            conditions.push("recorded_date >= toDate(?)".to_owned());
             binds.push(Bound::Text(from.to_string()));
         }
         if let Some(to) = self.to {
-            conditions.push("recorded_date <= toDate(?)".into());
+            conditions.push("recorded_date <= toDate(?)".to_owned());
             binds.push(Bound::Text(to.to_string()));
         }
+        if !self.forces.is_empty() {
+            conditions.push("has(?, force)".to_owned());
+            binds.push(self.force_list());
+        }
         if !self.offence_groups.is_empty() {
-            conditions.push("has(?, offence_group)".into());
+            conditions.push("has(?, offence_group)".to_owned());
             binds.push(Bound::List(
                 self.offence_groups
                     .iter()
@@ -242,23 +237,97 @@ impl StatsQuery {
         if let Some(cyber) = self.cyber {
             conditions.push(format!("cyber = {}", u8::from(cyber)));
         }
+        (conditions, binds)
+    }
+
+    fn force_list(&self) -> Bound {
+        Bound::List(self.forces.iter().map(|f| f.as_str().to_owned()).collect())
+    }
+
+    /// The SQL, reading a count snapshot and the changes after it when one is given (and the
+    /// question is about now, not `as_at`), otherwise every version.
+    pub fn sql_with(&self, snapshot: Option<Snapshot>) -> (String, Vec<Bound>) {
+        // Output aliases carry a prefix: ClickHouse aliases are visible in WHERE, and
+        // `cyber AS cyber` would turn the `cyber = 1` filter into a string comparison.
         let columns: Vec<String> = self
             .by
             .iter()
             .map(|d| format!("{} AS g_{}", d.expression(), d.name()))
             .collect();
-        // Output aliases carry a prefix: ClickHouse aliases are visible in WHERE, and
-        // `cyber AS cyber` would turn the `cyber = 1` filter into a string comparison.
         let names: Vec<String> = self.by.iter().map(|d| format!("g_{}", d.name())).collect();
-        let select = if columns.is_empty() {
-            "count() AS count".to_owned()
-        } else {
-            format!("{}, count() AS count", columns.join(", "))
+        let dims = |value: &str| {
+            if columns.is_empty() {
+                value.to_owned()
+            } else {
+                format!("{}, {value}", columns.join(", "))
+            }
         };
-        let mut sql = format!(
-            "SELECT {select} FROM ({current}) WHERE {}",
-            conditions.join(" AND ")
-        );
+        let (filters, filter_binds) = self.filters();
+        let mut binds = Vec::new();
+        let snapshot = snapshot.filter(|_| self.as_at.is_none());
+        let mut sql = match snapshot {
+            None => {
+                // The current state of each crime, as known at `as_at`; a crime's force never
+                // changes, so the force filter also narrows the inner scan (force leads the
+                // sorting key).
+                let mut inner = Vec::new();
+                if let Some(day) = self.as_at {
+                    inner.push("received_at <= toDateTime(toUInt32(?))".to_owned());
+                    binds.push(Bound::Text(end_of_day(day).to_string()));
+                }
+                if !self.forces.is_empty() {
+                    inner.push("has(?, force)".to_owned());
+                    binds.push(self.force_list());
+                }
+                let mut conditions = vec!["status = 'recorded'".to_owned()];
+                conditions.extend(filters);
+                binds.extend(filter_binds);
+                format!(
+                    "SELECT {} FROM ({}) WHERE {}",
+                    dims("count() AS count"),
+                    current(&inner),
+                    conditions.join(" AND ")
+                )
+            }
+            Some(snapshot) => {
+                let cutoff = snapshot.cutoff;
+                let mut counted = vec![format!("snapshot = {}", snapshot.id)];
+                counted.extend(filters.iter().cloned());
+                binds.extend(filter_binds.iter().cloned());
+                // Crimes changed after the cut-off, found by crime_changes' sorting key.
+                let changed = format!(
+                    "force IN (SELECT force FROM crime_changes WHERE stored_at > toDateTime({cutoff})) \
+                     AND crime_ref IN (SELECT crime_ref FROM crime_changes \
+                     WHERE stored_at > toDateTime({cutoff}))"
+                );
+                let mut recorded = vec!["status = 'recorded'".to_owned()];
+                recorded.extend(filters);
+                let now_state = current(std::slice::from_ref(&changed));
+                binds.extend(filter_binds.iter().cloned());
+                let then_state = current(&[
+                    changed.clone(),
+                    format!("stored_at <= toDateTime({cutoff})"),
+                ]);
+                binds.extend(filter_binds);
+                format!(
+                    "SELECT {} FROM (\
+                     SELECT {} FROM crime_counts WHERE {} \
+                     UNION ALL SELECT {} FROM ({now_state}) WHERE {} \
+                     UNION ALL SELECT {} FROM ({then_state}) WHERE {})",
+                    if names.is_empty() {
+                        "sum(c) AS count".to_owned()
+                    } else {
+                        format!("{}, sum(c) AS count", names.join(", "))
+                    },
+                    dims("toInt64(crimes) AS c"),
+                    counted.join(" AND "),
+                    dims("toInt64(1) AS c"),
+                    recorded.join(" AND "),
+                    dims("toInt64(-1) AS c"),
+                    recorded.join(" AND "),
+                )
+            }
+        };
         if !names.is_empty() {
             sql.push_str(&format!(
                 " GROUP BY {} ORDER BY {}",
@@ -268,6 +337,15 @@ impl StatsQuery {
         }
         (sql, binds)
     }
+}
+
+/// A complete count snapshot: its id and the stored time it was cut at (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Partition id in `crime_counts`.
+    pub id: u32,
+    /// Versions stored at or before this time are in it.
+    pub cutoff: u32,
 }
 
 /// A value bound into the statistics SQL.
@@ -282,7 +360,12 @@ pub enum Bound {
 impl Warehouse {
     /// Answers a statistics question; groups with a zero count are absent.
     pub async fn stats(&self, query: &StatsQuery) -> Result<Vec<StatsRow>, Error> {
-        let (sql, binds) = query.sql();
+        let snapshot = if query.as_at.is_none() {
+            self.latest_snapshot().await?
+        } else {
+            None
+        };
+        let (sql, binds) = query.sql_with(snapshot);
         let text = self.fetch_tsv(&sql, binds).await?;
         let mut rows = Vec::new();
         for line in text.lines().filter(|l| !l.is_empty()) {

@@ -160,16 +160,26 @@ impl CrimeVersionRow {
 
 impl Warehouse {
     /// Inserts `rows` in one INSERT (one block, so all or nothing on every server version).
+    /// `stored_at` becomes the time of this attempt: count snapshots cut at a stored time and
+    /// take everything stored later from `crime_changes`, so a retried batch must not carry
+    /// the time of an earlier, failed attempt.
     pub async fn insert_versions(&self, rows: &[CrimeVersionRow]) -> Result<(), Error> {
         if rows.is_empty() {
             return Ok(());
         }
+        let now = u32::try_from(Utc::now().timestamp()).unwrap_or(u32::MAX);
         let mut insert = self
             .client
             .insert::<CrimeVersionRow>("crime_versions")
             .await?;
         for row in rows {
-            insert.write(row).await?;
+            if row.stored_at == now {
+                insert.write(row).await?;
+            } else {
+                let mut row = row.clone();
+                row.stored_at = now;
+                insert.write(&row).await?;
+            }
         }
         insert.end().await?;
         Ok(())
