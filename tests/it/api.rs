@@ -229,6 +229,11 @@ fn api_answers_equal_stats_and_ground_truth_and_no_small_number_reaches_the_publ
     let (status, body) = api.get(&api.public, "/v1/stats?by=force,week");
     assert_eq!(status, 403, "{body}");
     assert_eq!(api.get(&api.public, "/v1/alerts").0, 403);
+    assert_eq!(
+        api.get(&api.public, "/v1/revisions?force=west-mercia").0,
+        403,
+        "daily revisions of one force are finer than a month"
+    );
     let (status, body) = api.get(&api.national, "/v1/stats?by=colour");
     assert!(status == 400 && body.contains("parameter by"), "{body}");
     let (status, body) = api.get(&api.national, "/v1/stats?from=2017-02-30");

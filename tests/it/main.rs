@@ -17,6 +17,7 @@ mod api;
 mod cli;
 mod deploy;
 mod ingest;
+mod operations;
 mod schema;
 mod simulation;
 mod tidy;

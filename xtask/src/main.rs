@@ -236,8 +236,31 @@ fn demo(root: &Path) -> anyhow::Result<()> {
             "offence_group",
         ],
     )?;
+    // The dashboard: the API in the background and a national token for this demo.
+    stack::start_api(root, &binary)?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let output = Command::new(&binary)
+        .args(["token", "create", "--role", "national", "--name"])
+        .arg(format!("demo-{stamp}"))
+        .current_dir(root)
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "creating a demo token failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     println!();
     println!("Where to look:");
+    println!(
+        "  Dashboard       http://127.0.0.1:8080/?from=2018-07-01&to=2019-06-30#token={token}"
+    );
+    println!(
+        "                  (national role; `cyberflag token create --role public` for the public view)"
+    );
     println!(
         "  ClickHouse      http://127.0.0.1:8123 database cyberflag: crime_versions, alerts, alert_runs"
     );
@@ -247,7 +270,7 @@ fn demo(root: &Path) -> anyhow::Result<()> {
     );
     println!("  Simulation      {dir_text} (exports, profiles, ground-truth.csv, summary.json)");
     println!("  Ask anything    target/debug/cyberflag stats --help");
-    println!("Stop the stack with `cargo xtask stack down`.");
+    println!("Stop the stack and the API with `cargo xtask stack down`.");
     Ok(())
 }
 

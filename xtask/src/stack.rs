@@ -42,7 +42,11 @@ pub fn up(root: &Path, durable: bool) -> anyhow::Result<()> {
 /// Stops what `up` started.
 pub fn down(root: &Path) -> anyhow::Result<()> {
     let state = root.join(".stack");
-    for (name, binary) in [("broker", "tansu"), ("clickhouse", "clickhouse")] {
+    for (name, binary) in [
+        ("api", "cyberflag"),
+        ("broker", "tansu"),
+        ("clickhouse", "clickhouse"),
+    ] {
         let pid_file = state.join(format!("{name}.pid"));
         match stop(&pid_file, binary)? {
             Some(pid) => eprintln!("stopped {name} (pid {pid})"),
@@ -333,6 +337,25 @@ fn write_dev_keyring(state: &Path) -> anyhow::Result<PathBuf> {
     fs::write(&path, text)?;
     eprintln!("wrote {}", path.display());
     Ok(path.canonicalize()?)
+}
+
+/// Starts `cyberflag api` in the background for the demo (reusing one this project started),
+/// with its log in `.stack/api.log`; `stack down` stops it.
+pub fn start_api(root: &Path, binary: &Path) -> anyhow::Result<()> {
+    let state = root.join(".stack");
+    let pid_file = state.join("api.pid");
+    if running_pid(&pid_file).is_some() {
+        eprintln!("the API started earlier is still running: reusing it");
+        return Ok(());
+    }
+    if port_open("127.0.0.1:8080") {
+        bail!("port 8080 is taken; stop what listens there to see the dashboard");
+    }
+    let mut command = Command::new(binary);
+    command.arg("api");
+    spawn_detached(command, root, &state.join("api.log"), &pid_file)?;
+    wait_until(Duration::from_secs(20), || port_open("127.0.0.1:8080"))
+        .context("the API did not start; see .stack/api.log")
 }
 
 /// Starts `command` in `dir` in its own process group (so it outlives this process), with its

@@ -300,6 +300,14 @@ async fn answer_revisions(
     let role = authenticate(state, headers)?;
     let request = params::parse(params, false)?;
     let query = &request.query;
+    // Revisions come by day: below national level that is finer than the public may see.
+    if role == Role::Public && !query.forces.is_empty() {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "the public role sees force-level figures by month or coarser; revisions come by day"
+                .into(),
+        ));
+    }
     let versions = state
         .warehouse
         .cell_versions(query)

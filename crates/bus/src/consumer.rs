@@ -27,6 +27,8 @@ pub struct Received {
     pub payload: Vec<u8>,
     /// Headers in order.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The message's timestamp, milliseconds since the epoch, when it has one.
+    pub timestamp_ms: Option<i64>,
 }
 
 impl Received {
@@ -114,6 +116,7 @@ pub fn read_topic(
             key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
             payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
             headers,
+            timestamp_ms: message.timestamp().to_millis(),
         });
     }
     received.sort_by_key(|m| (m.partition, m.offset));

@@ -45,6 +45,9 @@ pub enum Command {
     Token(TokenCommand),
     /// Rebuild the count snapshot that keeps statistics fast (the API also does it on a schedule).
     Snapshot(SnapshotArgs),
+    /// Inspect the dead-letter topic, and replay chosen records to the raw topic after a fix.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
     /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
     Migrate,
     /// Manage the Kafka topics cyberflag uses.
@@ -164,6 +167,39 @@ pub struct ApiArgs {
     /// Listen address (default: api.listen).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+}
+
+/// `cyberflag dlq …`
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead-lettered messages (time, reason, force, source position, detail).
+    List(DlqFilter),
+    /// Re-publish the chosen dead-lettered messages to the raw topic, as they first arrived.
+    Replay {
+        /// Which messages.
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Only count what would be replayed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Which dead-lettered messages.
+#[derive(Debug, clap::Args)]
+pub struct DlqFilter {
+    /// Only these reasons (e.g. bad-signature), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub reason: Vec<String>,
+    /// Only these forces (police.uk ids), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub force: Vec<String>,
+    /// Dead-lettered on or after this day.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Dead-lettered on or before this day.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<chrono::NaiveDate>,
 }
 
 /// `cyberflag snapshot …`

@@ -2,6 +2,7 @@
 
 mod adapter;
 mod alerts;
+mod dlq;
 mod ingest;
 mod keyring;
 mod simulate;
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use cyberflag::cli::{AlertsCommand, Cli, Command, ConfigCommand, TopicsCommand};
+use cyberflag::cli::{AlertsCommand, Cli, Command, ConfigCommand, DlqCommand, TopicsCommand};
 use cyberflag::config::{self, Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
@@ -88,6 +89,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Api(args) => web::serve(args, &config).await,
         Command::Token(command) => web::token(command, &config),
         Command::Snapshot(args) => web::snapshot(args, &config).await,
+        Command::Dlq(DlqCommand::List(filter)) => dlq::list(filter, &config),
+        Command::Dlq(DlqCommand::Replay { filter, dry_run }) => {
+            dlq::replay(filter, dry_run, &config).await
+        }
         Command::Alerts(AlertsCommand::Backtest(args)) => alerts::backtest(args),
         Command::Alerts(AlertsCommand::Scan(args)) => alerts::scan(args, &config).await,
         Command::Alerts(AlertsCommand::Run(args)) => alerts::run(args, &config).await,

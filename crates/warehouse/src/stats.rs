@@ -456,13 +456,38 @@ mod tests {
             !sql.contains("2019-01-01") && !sql.contains("west-mercia', 'W"),
             "{sql}"
         );
-        assert_eq!(binds.len(), 4);
+        // as_at and the force narrow the inner scan; from, to and the force filter the state.
+        assert_eq!(binds.len(), 5);
+        assert_eq!(sql.matches('?').count(), binds.len());
         assert!(
             sql.contains("received_at <= toDateTime(toUInt32(?))"),
             "{sql}"
         );
         assert!(sql.contains("GROUP BY g_force, g_month ORDER BY g_force, g_month"));
         assert!(sql.contains("argMax(status, version)"));
+
+        // A snapshot is never used for an as-at question...
+        let snapshot = Snapshot {
+            id: 7,
+            cutoff: 1_700_000_000,
+        };
+        assert_eq!(query.sql_with(Some(snapshot)), query.sql());
+        // ...and about now it is read with the changes after its cut-off, each part filtered
+        // alike.
+        let now = StatsQuery {
+            as_at: None,
+            ..query
+        };
+        let (sql, binds) = now.sql_with(Some(snapshot));
+        assert_eq!(binds.len(), 9, "from, to and force, three times");
+        assert_eq!(sql.matches('?').count(), binds.len());
+        assert!(
+            sql.contains("FROM crime_counts WHERE snapshot = 7"),
+            "{sql}"
+        );
+        assert!(sql.contains("stored_at > toDateTime(1700000000)"), "{sql}");
+        assert!(sql.contains("stored_at <= toDateTime(1700000000)"), "{sql}");
+        assert_eq!(sql.matches("UNION ALL").count(), 2);
     }
 
     #[test]
