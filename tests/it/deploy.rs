@@ -164,3 +164,200 @@ fn the_example_keyring_is_what_the_binary_accepts() {
         );
     }
 }
+
+fn yaml(path: &str) -> serde_yaml::Value {
+    let text = std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path} is not valid YAML: {e}"))
+}
+
+/// Every metric name the code records (`metrics::counter!("…")` and friends).
+fn emitted_metrics() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut stack = vec![root().join("crates")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for kind in ["counter!(\"", "gauge!(\"", "histogram!(\""] {
+                    for piece in text.split(kind).skip(1) {
+                        if let Some(name) = piece.split('"').next() {
+                            names.insert(name.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// The `cyberflag_*` metric names an expression or query text uses.
+fn used_metrics(text: &str) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    for (i, _) in text.match_indices("cyberflag_") {
+        let name: String = text[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        used.insert(name);
+    }
+    used
+}
+
+#[test]
+fn prometheus_scrapes_compose_services_and_uses_only_emitted_metrics() {
+    let compose = compose();
+    let services: BTreeSet<String> = compose["services"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect();
+    let prometheus = yaml("deploy/prometheus/prometheus.yml");
+    let jobs = prometheus["scrape_configs"].as_sequence().unwrap();
+    let mut scraped = BTreeSet::new();
+    for job in jobs {
+        for target in job["static_configs"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["targets"].as_sequence().unwrap())
+        {
+            scraped.insert(
+                target
+                    .as_str()
+                    .unwrap()
+                    .split(':')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        for config in job["dns_sd_configs"].as_sequence().into_iter().flatten() {
+            for name in config["names"].as_sequence().unwrap() {
+                scraped.insert(name.as_str().unwrap().to_owned());
+            }
+        }
+    }
+    for host in &scraped {
+        assert!(
+            services.contains(host),
+            "Prometheus scrapes {host}, not a compose service"
+        );
+    }
+    for role in [
+        "ingest",
+        "api",
+        "alerts",
+        "adapter-west-mercia",
+        "adapter-avon-and-somerset",
+        "adapter-metropolitan",
+    ] {
+        assert!(scraped.contains(role), "{role} is not scraped");
+    }
+    let emitted = emitted_metrics();
+    assert!(
+        emitted.contains("cyberflag_ingest_stored_total"),
+        "{emitted:?}"
+    );
+    let rules = std::fs::read_to_string(root().join("deploy/prometheus/rules.yml")).unwrap();
+    let _: serde_yaml::Value = serde_yaml::from_str(&rules).unwrap();
+    let dashboard =
+        std::fs::read_to_string(root().join("deploy/grafana/dashboards/cyberflag.json")).unwrap();
+    let dashboard_json: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    for text in [&rules, &dashboard] {
+        for metric in used_metrics(text) {
+            let base = metric
+                .trim_end_matches("_bucket")
+                .trim_end_matches("_sum")
+                .trim_end_matches("_count");
+            assert!(
+                emitted.contains(base),
+                "{metric} is used but no code records it"
+            );
+        }
+    }
+    // Every panel's data source is provisioned.
+    let datasources = yaml("deploy/grafana/provisioning/datasources/datasources.yml");
+    let uids: BTreeSet<&str> = datasources["datasources"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["uid"].as_str())
+        .collect();
+    for panel in dashboard_json["panels"].as_array().unwrap() {
+        let uid = panel["datasource"]["uid"].as_str().unwrap();
+        assert!(
+            uids.contains(uid),
+            "panel {} uses unknown data source {uid}",
+            panel["title"]
+        );
+    }
+    // Alertmanager routes to receivers it defines.
+    let alertmanager = yaml("deploy/alertmanager/alertmanager.yml");
+    let receivers: BTreeSet<&str> = alertmanager["receivers"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(receivers.contains(alertmanager["route"]["receiver"].as_str().unwrap()));
+}
+
+#[test]
+fn compose_files_secrets_and_adapter_profiles_exist_and_agree() {
+    let compose = compose();
+    // Every secret's default file exists.
+    let secrets = compose["secrets"].as_mapping().unwrap();
+    for (name, secret) in secrets {
+        let file = secret["file"].as_str().unwrap();
+        let default = file
+            .split(":-")
+            .nth(1)
+            .map(|rest| rest.trim_end_matches('}'))
+            .unwrap_or(file);
+        assert!(
+            root().join(default).is_file(),
+            "secret {name:?}: {default} does not exist"
+        );
+    }
+    // Every bind mount from the repository exists, and each adapter's profile names only keys
+    // the service receives as secrets.
+    for (name, service) in compose["services"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        for volume in service["volumes"].as_sequence().into_iter().flatten() {
+            let source = volume.as_str().unwrap().split(':').next().unwrap();
+            if let Some(path) = source.strip_prefix("./") {
+                assert!(
+                    root().join(path).exists(),
+                    "{name}: {source} does not exist"
+                );
+            }
+        }
+        let Some(force) = name.strip_prefix("adapter-") else {
+            continue;
+        };
+        let profile =
+            std::fs::read_to_string(root().join(format!("deploy/forces/{force}.toml"))).unwrap();
+        let given: BTreeSet<String> = service["secrets"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|s| format!("/run/secrets/{}", s.as_str().unwrap()))
+            .collect();
+        for line in profile.lines().filter(|l| l.contains("_file = ")) {
+            let path = line.split('"').nth(1).unwrap();
+            assert!(
+                given.contains(path),
+                "{name}: profile reads {path}, not a secret it gets"
+            );
+        }
+        assert!(
+            !profile.contains("_env = "),
+            "{name}: secrets come from files, not variables"
+        );
+    }
+}

@@ -94,3 +94,101 @@ fn dlq_replay_reingests_fixed_records_and_the_counts_become_exact() {
     );
     sandbox.drop_database();
 }
+
+/// A force's signing key is rotated while records flow: records signed with the old key (still
+/// on the topic) and with the new one are all stored, nothing is dead-lettered, and pseudonyms
+/// do not change because the pseudonymisation key is not rotated with it.
+#[test]
+fn a_signing_key_rotates_without_losing_a_record() {
+    let sandbox = Sandbox::new("rotate", 3);
+    sandbox.migrate();
+    let files = police_uk_files("city-of-london");
+    let (old_files, new_files) = files.split_at(files.len() / 2);
+    let keyring_path = sandbox.dir.path().join("keyring.toml");
+    let original = std::fs::read_to_string(&keyring_path).unwrap();
+    let section = original
+        .split("[forces.")
+        .find(|s| s.starts_with("city-of-london]"))
+        .unwrap()
+        .to_owned();
+    let field = |name: &str| {
+        section
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split('"').nth(1))
+            .unwrap()
+            .to_owned()
+    };
+    let (old_id, old_key, pseudonymisation) = (
+        field("key_id"),
+        field("signing_key"),
+        field("pseudonymisation_key"),
+    );
+    // Records signed with the old key are published but not yet ingested.
+    sandbox.publish("city-of-london", "police-uk-street", old_files);
+
+    // Rotation: ingest's keyring gets the new key as current and keeps the old one as retired;
+    // the adapter signs with the new key from now on.
+    let new_key = "ef".repeat(32);
+    let rotated_section = format!(
+        "[forces.city-of-london]\nkey_id = \"city-of-london-2027\"\nsigning_key = \"{new_key}\"\n\
+         pseudonymisation_key = \"{pseudonymisation}\"\n\n\
+         [[forces.city-of-london.retired]]\nkey_id = \"{old_id}\"\nsigning_key = \"{old_key}\"\n"
+    );
+    let rotated: String = original
+        .split("[forces.")
+        .filter(|s| !s.is_empty() && !s.starts_with("city-of-london]"))
+        .map(|s| format!("[forces.{s}"))
+        .collect::<String>()
+        + &rotated_section;
+    std::fs::write(&keyring_path, rotated).unwrap();
+    sandbox.publish("city-of-london", "police-uk-street", new_files);
+
+    let totals = sandbox.ingest_until_idle(&[]);
+    assert_eq!(totals.dead_lettered, 0, "{totals:?}");
+    let expected = police_uk_expected(&files);
+    assert_counts(
+        &sandbox.stats(&["--by", "force,month,category"]),
+        &expected,
+        "records signed before and after the rotation",
+    );
+    sandbox.drop_database();
+}
+
+/// `cyberflag doctor` fails a deployment whose schema is missing, saying what to run, and
+/// passes it once migrated.
+#[test]
+fn doctor_names_each_problem_and_its_fix() {
+    let sandbox = Sandbox::new("doctor", 3);
+    let partitions = [("CYBERFLAG_KAFKA_RAW_PARTITIONS", "3")];
+    let output = sandbox.command(&partitions).arg("doctor").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL schema") && l.contains("cyberflag migrate")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok   topic"), "{stdout}");
+    let missing = sandbox
+        .command(&[
+            ("CYBERFLAG_KAFKA_RAW_PARTITIONS", "3"),
+            ("CYBERFLAG_KAFKA_RAW_TOPIC", "it.doctor.no-such-topic"),
+        ])
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&missing.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL topic") && l.contains("cyberflag topics create")),
+        "{text}"
+    );
+    sandbox.migrate();
+    let output = sandbox.command(&partitions).arg("doctor").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("ok   schema"), "{stdout}");
+    sandbox.drop_database();
+}

@@ -189,3 +189,39 @@ pub fn watermarks(settings: &ClientSettings, topic: &str) -> Result<Vec<(i32, i6
     marks.sort_unstable();
     Ok(marks)
 }
+
+/// A consumer group's position on `topic`, read without joining the group: per partition, the
+/// committed offset (`None` before the first commit) and the high watermark.
+pub fn group_progress(
+    settings: &ClientSettings,
+    group: &str,
+    topic: &str,
+) -> Result<Vec<(i32, Option<i64>, i64)>, Error> {
+    let consumer: BaseConsumer = settings
+        .client_config()
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(Error::Client)?;
+    let marks = watermarks(settings, topic)?;
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    for (partition, ..) in &marks {
+        partitions.add_partition(topic, *partition);
+    }
+    let committed = consumer
+        .committed_offsets(partitions, REQUEST_TIMEOUT)
+        .map_err(Error::Broker)?;
+    Ok(marks
+        .iter()
+        .map(|(partition, _, high)| {
+            let offset =
+                committed
+                    .find_partition(topic, *partition)
+                    .and_then(|e| match e.offset() {
+                        rdkafka::Offset::Offset(o) => Some(o),
+                        _ => None,
+                    });
+            (*partition, offset, *high)
+        })
+        .collect())
+}

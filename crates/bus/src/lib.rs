@@ -10,7 +10,9 @@ mod consumer;
 mod group;
 mod producer;
 
-pub use admin::{TopicOutcome, TopicSpec, create_topics, describe_topics, watermarks};
+pub use admin::{
+    TopicOutcome, TopicSpec, create_topics, describe_topics, group_progress, watermarks,
+};
 pub use consumer::{Received, read_topic};
 pub use group::{GroupConsumer, Incoming};
 pub use producer::{Ack, Delivery, Outgoing, Publisher};

@@ -48,6 +48,8 @@ pub enum Command {
     /// Inspect the dead-letter topic, and replay chosen records to the raw topic after a fix.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Check connectivity, schema version, topics, lag, snapshots, alerting and keys; say what to do.
+    Doctor,
     /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
     Migrate,
     /// Manage the Kafka topics cyberflag uses.

@@ -6,6 +6,11 @@
 //! key_id = "west-mercia-dev"
 //! signing_key = "<64 hex digits>"
 //! pseudonymisation_key = "<64 hex digits>"   # development only: never leaves a real force
+//!
+//! # Keys being rotated out: still accepted by ingest, never used to sign.
+//! [[forces.west-mercia.retired]]
+//! key_id = "west-mercia-2025"
+//! signing_key = "<64 hex digits>"
 //! ```
 //!
 //! `ingest` builds its [`wire::Keyring`] from every force's signing key; an adapter whose
@@ -36,6 +41,19 @@ pub struct ForceKeys {
     pub signing_key: String,
     /// Pseudonymisation key (development keyrings only).
     pub pseudonymisation_key: Option<String>,
+    /// Earlier signing keys, accepted while messages signed with them may still arrive.
+    #[serde(default)]
+    pub retired: Vec<RetiredKey>,
+}
+
+/// A signing key being rotated out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredKey {
+    /// Its key id.
+    pub key_id: String,
+    /// The key (hex).
+    pub signing_key: String,
 }
 
 impl std::fmt::Debug for ForceKeys {
@@ -61,6 +79,17 @@ impl KeyringFile {
                 .with_context(|| format!("keyring {path}: unknown force {force:?}"))?;
             wire::Secret::from_hex(&keys.signing_key)
                 .with_context(|| format!("keyring {path}: signing key of {force}"))?;
+            for retired in &keys.retired {
+                wire::Secret::from_hex(&retired.signing_key).with_context(|| {
+                    format!("keyring {path}: retired key {} of {force}", retired.key_id)
+                })?;
+                if retired.key_id == keys.key_id {
+                    bail!(
+                        "keyring {path}: {force} lists key {} as current and retired",
+                        keys.key_id
+                    );
+                }
+            }
             if let Some(key) = &keys.pseudonymisation_key {
                 wire::Secret::from_hex(key)
                     .with_context(|| format!("keyring {path}: pseudonymisation key of {force}"))?;
@@ -75,6 +104,10 @@ impl KeyringFile {
         for (force, keys) in &self.forces {
             let secret = wire::Secret::from_hex(&keys.signing_key)?;
             keyring.insert(keys.key_id.clone(), force.clone(), secret);
+            for retired in &keys.retired {
+                let secret = wire::Secret::from_hex(&retired.signing_key)?;
+                keyring.insert(retired.key_id.clone(), force.clone(), secret);
+            }
         }
         if keyring.is_empty() {
             bail!("the keyring has no force keys; set security.keyring");

@@ -3,6 +3,7 @@
 mod adapter;
 mod alerts;
 mod dlq;
+mod doctor;
 mod ingest;
 mod keyring;
 mod simulate;
@@ -89,6 +90,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Api(args) => web::serve(args, &config).await,
         Command::Token(command) => web::token(command, &config),
         Command::Snapshot(args) => web::snapshot(args, &config).await,
+        Command::Doctor => doctor::doctor(&config).await,
         Command::Dlq(DlqCommand::List(filter)) => dlq::list(filter, &config),
         Command::Dlq(DlqCommand::Replay { filter, dry_run }) => {
             dlq::replay(filter, dry_run, &config).await
