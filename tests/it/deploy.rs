@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use serde::Deserialize;
+
 use crate::support::root;
 
 fn known_variables() -> BTreeSet<String> {
@@ -360,4 +362,164 @@ fn compose_files_secrets_and_adapter_profiles_exist_and_agree() {
             "{name}: secrets come from files, not variables"
         );
     }
+}
+
+/// Every document of every Kubernetes manifest in `deploy/k8s/`.
+fn manifests() -> Vec<(String, serde_yaml::Value)> {
+    let mut documents = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(root().join("deploy/k8s"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let value = serde_yaml::Value::deserialize(document)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            documents.push((
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                value,
+            ));
+        }
+    }
+    documents
+}
+
+/// The pod template's containers of a workload (Deployment, StatefulSet, Job, CronJob).
+fn containers(document: &serde_yaml::Value) -> Vec<serde_yaml::Value> {
+    let spec = &document["spec"];
+    let template = if document["kind"] == "CronJob" {
+        &spec["jobTemplate"]["spec"]["template"]
+    } else {
+        &spec["template"]
+    };
+    template["spec"]["containers"]
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn kubernetes_manifests_are_valid_and_complete() {
+    let documents = manifests();
+    let known = known_variables();
+    let mut kinds = BTreeSet::new();
+    let mut long_running = 0;
+    for (file, document) in &documents {
+        let kind = document["kind"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{file}: no kind"));
+        let name = document["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        kinds.insert(format!("{kind}/{name}"));
+        if kind != "Namespace" {
+            assert_eq!(
+                document["metadata"]["namespace"], "cyberflag",
+                "{file}: {kind}/{name}"
+            );
+        }
+        for container in containers(document) {
+            let image = container["image"].as_str().unwrap();
+            let tag = image.rsplit_once(':').map(|(_, t)| t).unwrap_or("");
+            assert!(
+                !tag.is_empty() && tag != "latest",
+                "{file}: {image} is not pinned"
+            );
+            assert!(
+                container["resources"]["requests"]["cpu"].is_string()
+                    || container["resources"]["requests"]["cpu"].is_number(),
+                "{file}: {name} requests no CPU"
+            );
+            assert!(
+                container["resources"]["requests"]["memory"].is_string(),
+                "{file}: {name} requests no memory"
+            );
+            for variable in container["env"].as_sequence().into_iter().flatten() {
+                let variable = variable["name"].as_str().unwrap();
+                if variable.starts_with("CYBERFLAG_") {
+                    assert!(
+                        known.contains(variable),
+                        "{file}: {name} sets unknown {variable}"
+                    );
+                }
+            }
+            if matches!(kind, "Deployment" | "StatefulSet") {
+                long_running += 1;
+                for probe in ["readinessProbe", "livenessProbe"] {
+                    assert_eq!(
+                        container[probe]["httpGet"]["path"], "/healthz",
+                        "{file}: {name} has no {probe} on /healthz"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        long_running >= 4,
+        "ingest, api, alerts and an adapter run long"
+    );
+    for required in [
+        "StatefulSet/cyberflag-ingest",
+        "PodDisruptionBudget/cyberflag-ingest",
+        "Deployment/cyberflag-api",
+        "Deployment/cyberflag-alerts",
+        "Job/cyberflag-migrate",
+    ] {
+        assert!(kinds.contains(required), "missing {required}: {kinds:?}");
+    }
+    // The shared configuration is one the binary loads.
+    let config = documents
+        .iter()
+        .find(|(_, d)| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "cyberflag-config")
+        .map(|(_, d)| d["data"]["cyberflag.toml"].as_str().unwrap().to_owned())
+        .unwrap();
+    let file = std::env::temp_dir().join(format!("cyberflag-k8s-{}.toml", std::process::id()));
+    std::fs::write(&file, config).unwrap();
+    let loaded = cyberflag::config::Config::load_from(Some(&file), Vec::new());
+    std::fs::remove_file(&file).ok();
+    let loaded = loaded.expect("the ConfigMap's cyberflag.toml loads");
+    assert_eq!(loaded.kafka.replication_factor, 3);
+    assert_eq!(loaded.clickhouse.cluster, "cyberflag");
+
+    // Topics for three brokers: replicated three ways, with the partitions the binary expects.
+    let text = std::fs::read_to_string(root().join("deploy/kafka/topics.yaml")).unwrap();
+    let defaults = cyberflag::config::Config::default();
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let topic = serde_yaml::Value::deserialize(document).unwrap();
+        let name = topic["metadata"]["name"].as_str().unwrap();
+        assert_eq!(topic["spec"]["replicas"], 3, "{name}");
+        assert_eq!(
+            topic["spec"]["config"]["min.insync.replicas"], "2",
+            "{name}"
+        );
+        let partitions = topic["spec"]["partitions"].as_i64().unwrap();
+        let wanted = if name == defaults.kafka.raw_topic {
+            defaults.kafka.raw_partitions
+        } else {
+            assert_eq!(name, defaults.kafka.dlq_topic);
+            defaults.kafka.dlq_partitions
+        };
+        assert_eq!(partitions, i64::from(wanted), "{name}");
+    }
+
+    // The ClickHouse cluster the migrations name is the one the servers define.
+    let cluster =
+        std::fs::read_to_string(root().join("deploy/clickhouse/cluster/config.d/cluster.xml"))
+            .unwrap();
+    assert!(cluster.contains("<remote_servers>") && cluster.contains("<cyberflag>"));
+    assert!(
+        cluster.contains("<shard>")
+            && cluster.contains("<replica>")
+            && cluster.contains("<zookeeper>")
+    );
+    let statements =
+        warehouse::cluster_statements(&warehouse::MIGRATIONS[0], "cyberflag", "cyberflag");
+    assert!(
+        statements
+            .iter()
+            .any(|s| s.contains("Distributed(`cyberflag`"))
+    );
 }

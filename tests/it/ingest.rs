@@ -551,3 +551,55 @@ fn ingest_waits_out_a_clickhouse_outage_and_counts_exactly() {
     let actual = crate::support::parse_counts(&text);
     crate::support::assert_counts(&actual, &expected, "counts");
 }
+
+/// Three processes on a 12-partition topic; one is SIGKILLed mid-run and a replacement with its
+/// identity (as a StatefulSet restarts a pod) takes over: the counts are exact.
+#[test]
+fn three_ingest_processes_one_killed_and_replaced_count_exactly() {
+    let sandbox = Sandbox::new("scale", 12);
+    sandbox.migrate();
+    let avon = police_uk_files("avon-and-somerset");
+    let city = police_uk_files("city-of-london");
+    sandbox.publish("avon-and-somerset", "police-uk-street", &avon);
+    sandbox.publish("city-of-london", "police-uk-street", &city);
+    let spawn = |id: &str| {
+        sandbox
+            .command(&[
+                ("CYBERFLAG_INGEST_BATCH_ROWS", "1000"),
+                ("CYBERFLAG_INGEST_BATCH_INTERVAL_MS", "100"),
+                ("CYBERFLAG_INGEST_INSTANCE_ID", id),
+            ])
+            .args(["ingest", "--exit-when-idle", "--idle-seconds", "4"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = spawn("ingest-0");
+    let mut victim = spawn("ingest-1");
+    let third = spawn("ingest-2");
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "ingest-1 finished before the kill"
+    );
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let replacement = spawn("ingest-1");
+    for child in [first, third, replacement] {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let mut expected = police_uk_expected(&avon);
+    expected.extend(police_uk_expected(&city));
+    crate::support::assert_counts(
+        &sandbox.stats(&["--by", "force,month,category"]),
+        &expected,
+        "three processes, one killed and replaced",
+    );
+    sandbox.drop_database();
+}

@@ -192,3 +192,30 @@ fn doctor_names_each_problem_and_its_fix() {
     assert!(stdout.contains("ok   schema"), "{stdout}");
     sandbox.drop_database();
 }
+
+/// A long-running role serves `/healthz` (the Kubernetes probes) and `/metrics` (Prometheus) on
+/// `metrics.listen`.
+#[test]
+fn long_running_roles_answer_health_and_metrics() {
+    let sandbox = Sandbox::new("probes", 3);
+    sandbox.migrate();
+    let address = format!("127.0.0.1:{}", crate::support::free_port());
+    let mut ingest = sandbox
+        .command(&[("CYBERFLAG_METRICS_LISTEN", address.as_str())])
+        .arg("ingest")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(started.elapsed().as_secs() < 30, "no metrics endpoint");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let health = crate::support::http(&address, "GET", "/healthz", &[], b"");
+    let metrics = crate::support::http(&address, "GET", "/metrics", &[], b"");
+    ingest.kill().unwrap();
+    ingest.wait().unwrap();
+    assert_eq!(health, (200, "ok\n".to_owned()));
+    assert_eq!(metrics.0, 200);
+    sandbox.drop_database();
+}

@@ -190,6 +190,56 @@ pub fn bench(root: &Path, records: u64) -> anyhow::Result<()> {
         .as_secs_f64();
     let ingest_rate = records as f64 / ingest_seconds;
 
+    // The same topic again, into fresh databases, by two and by three processes in one group.
+    let mut scaled = Vec::new();
+    for processes in 2..=3u32 {
+        let database = format!("bench_{stamp}_{processes}");
+        let group = format!("bench-{stamp}-{processes}");
+        let with = |args: &[&str], id: Option<String>| {
+            let mut command = cyberflag_cmd(args);
+            command
+                .env("CYBERFLAG_CLICKHOUSE_DATABASE", &database)
+                .env("CYBERFLAG_INGEST_GROUP", &group)
+                .stderr(Stdio::null());
+            if let Some(id) = id {
+                command.env("CYBERFLAG_INGEST_INSTANCE_ID", id);
+            }
+            command
+        };
+        check(with(&["migrate"], None), "migrate")?;
+        let started = Instant::now();
+        let mut children = Vec::new();
+        for i in 0..processes {
+            children.push(
+                with(
+                    &["ingest", "--exit-when-idle", "--idle-seconds", "2"],
+                    Some(format!("bench-{i}")),
+                )
+                .spawn()?,
+            );
+        }
+        let mut stored_at = None;
+        while stored_at.is_none() {
+            let stored: u64 =
+                clickhouse(&format!("SELECT count() FROM {database}.crime_versions"))?
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+            if stored >= records {
+                stored_at = Some(started.elapsed().as_secs_f64());
+            } else if started.elapsed() > Duration::from_secs(1800) {
+                bail!("{processes} processes did not store every record in 30 minutes");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for mut child in children {
+            child.wait()?;
+        }
+        let seconds = stored_at.unwrap_or(f64::NAN);
+        scaled.push((processes, seconds, records as f64 / seconds));
+        let _ = clickhouse(&format!("DROP DATABASE IF EXISTS {database}"));
+    }
+
     println!("| measurement | records | seconds | records/s |");
     println!("|---|---:|---:|---:|");
     println!(
@@ -203,6 +253,11 @@ pub fn bench(root: &Path, records: u64) -> anyhow::Result<()> {
     println!(
         "| cyberflag ingest: raw topic → ClickHouse (verify, normalise, dedup, commit) | {records} | {ingest_seconds:.2} | {ingest_rate:.0} |"
     );
+    for (processes, seconds, rate) in &scaled {
+        println!(
+            "| cyberflag ingest, {processes} processes in one group (12 partitions) | {records} | {seconds:.2} | {rate:.0} |"
+        );
+    }
     println!();
     println!("ingest peak RSS: {:.1} MiB", peak_kib as f64 / 1024.0);
     println!("ingest / baseline: {:.2}", ingest_rate / naive_rate);

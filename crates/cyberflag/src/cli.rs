@@ -51,7 +51,7 @@ pub enum Command {
     /// Check connectivity, schema version, topics, lag, snapshots, alerting and keys; say what to do.
     Doctor,
     /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
-    Migrate,
+    Migrate(MigrateArgs),
     /// Manage the Kafka topics cyberflag uses.
     #[command(subcommand)]
     Topics(TopicsCommand),
@@ -169,6 +169,14 @@ pub struct ApiArgs {
     /// Listen address (default: api.listen).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+}
+
+/// `cyberflag migrate …`
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// Create replicated and distributed tables on this cluster (default: clickhouse.cluster).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 /// `cyberflag dlq …`

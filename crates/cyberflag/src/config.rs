@@ -269,6 +269,8 @@ pub struct ClickHouseConfig {
     pub user: String,
     /// Password (secret: never logged, redacted by `cyberflag config show`).
     pub password: String,
+    /// Cluster name (from the servers' `remote_servers`) the schema spans; empty for one server.
+    pub cluster: String,
 }
 
 impl Default for ClickHouseConfig {
@@ -278,6 +280,7 @@ impl Default for ClickHouseConfig {
             database: "cyberflag".into(),
             user: "default".into(),
             password: String::new(),
+            cluster: String::new(),
         }
     }
 }
@@ -299,6 +302,7 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("database", &self.database)
             .field("user", &self.user)
             .field("password", &redact(&self.password))
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -595,6 +599,7 @@ impl Config {
             database: self.clickhouse.database.clone(),
             user: self.clickhouse.user.clone(),
             password: self.clickhouse.password.clone(),
+            cluster: Some(self.clickhouse.cluster.clone()).filter(|c| !c.is_empty()),
         }
     }
 }

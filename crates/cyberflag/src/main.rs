@@ -100,7 +100,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Alerts(AlertsCommand::Run(args)) => alerts::run(args, &config).await,
         Command::Alerts(AlertsCommand::Evaluate(args)) => alerts::evaluate(args, &config),
         Command::Alerts(AlertsCommand::List(args)) => alerts::list(args, &config).await,
-        Command::Migrate => migrate(&config).await,
+        Command::Migrate(args) => {
+            let mut config = config;
+            if let Some(cluster) = args.cluster {
+                config.clickhouse.cluster = cluster;
+            }
+            migrate(&config).await
+        }
         Command::Topics(TopicsCommand::Create) => topics_create(&config).await,
         Command::Topics(TopicsCommand::List) => topics_list(&config).await,
         Command::Config(ConfigCommand::Show) => {

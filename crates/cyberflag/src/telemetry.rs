@@ -120,7 +120,8 @@ impl Reporter for Lines {
     }
 }
 
-/// Serves Prometheus metrics on `listen` (`/metrics`); an empty address disables it.
+/// Serves Prometheus metrics (`/metrics`) and a liveness probe (`/healthz`) on `listen`; an
+/// empty address disables both. Binds before returning, so a taken port fails at start-up.
 pub fn serve_metrics(listen: &str) -> anyhow::Result<()> {
     if listen.is_empty() {
         return Ok(());
@@ -128,11 +129,28 @@ pub fn serve_metrics(listen: &str) -> anyhow::Result<()> {
     let address: std::net::SocketAddr = listen
         .parse()
         .with_context(|| format!("metrics.listen {listen:?}"))?;
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_http_listener(address)
-        .install()
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let listener = std::net::TcpListener::bind(address)
         .with_context(|| format!("serving metrics on {listen}"))?;
-    tracing::info!(%listen, "metrics on /metrics");
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let router = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let body = handle.render();
+                async move { body }
+            }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the metrics endpoint stopped");
+        }
+    });
+    tracing::info!(%listen, "metrics on /metrics, liveness on /healthz");
     Ok(())
 }
 

@@ -77,8 +77,9 @@ impl Warehouse {
         // Snapshot ids increase even when two builds share a cut-off second.
         let previous = self.latest_snapshot().await?;
         let id = previous.map_or(cutoff, |p| cutoff.max(p.id + 1));
+        let counts = format!("{}{}", self.local_table("crime_counts"), self.on_cluster());
         self.client
-            .query(&format!("ALTER TABLE crime_counts DROP PARTITION {id}"))
+            .query(&format!("ALTER TABLE {counts} DROP PARTITION {id}"))
             .execute()
             .await
             .ok();
@@ -130,7 +131,7 @@ impl Warehouse {
             .await?;
         for old in stale.lines().filter_map(|l| l.parse::<u32>().ok()) {
             self.client
-                .query(&format!("ALTER TABLE crime_counts DROP PARTITION {old}"))
+                .query(&format!("ALTER TABLE {counts} DROP PARTITION {old}"))
                 .execute()
                 .await?;
         }

@@ -15,7 +15,7 @@ mod store;
 
 pub use alerts::{AlertKind, AlertNumbers, AlertRow, AlertRunRow, AlertStatus, DeliveryRow};
 pub use counts::SnapshotReport;
-pub use migrations::{MIGRATIONS, Migration, MigrationReport};
+pub use migrations::{MIGRATIONS, Migration, MigrationReport, cluster_statements};
 pub use stats::{
     Dimension, MAX_CELL_VERSIONS, Snapshot, StatsQuery, StatsRow, VersionState, WeeklyCount,
 };
@@ -32,6 +32,8 @@ pub struct Settings {
     pub user: String,
     /// Password (never logged).
     pub password: String,
+    /// ClickHouse cluster (from `remote_servers`) the schema spans; `None` for one server.
+    pub cluster: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -40,6 +42,7 @@ impl std::fmt::Debug for Settings {
             .field("url", &self.url)
             .field("database", &self.database)
             .field("user", &self.user)
+            .field("cluster", &self.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -52,6 +55,7 @@ pub struct Warehouse {
     /// Client bound to no database, for `CREATE DATABASE`.
     server: clickhouse::Client,
     database: String,
+    cluster: Option<String>,
 }
 
 impl std::fmt::Debug for Warehouse {
@@ -77,6 +81,23 @@ impl Warehouse {
             client,
             server,
             database: settings.database.clone(),
+            cluster: settings.cluster.clone(),
+        }
+    }
+
+    /// ` ON CLUSTER name` when the schema spans a cluster, else nothing.
+    pub(crate) fn on_cluster(&self) -> String {
+        self.cluster
+            .as_deref()
+            .map(|c| format!(" ON CLUSTER {}", quote_identifier(c)))
+            .unwrap_or_default()
+    }
+
+    /// The local (per-node) name of a table: `<table>_local` on a cluster.
+    pub(crate) fn local_table(&self, table: &str) -> String {
+        match self.cluster {
+            Some(_) => format!("{table}_local"),
+            None => table.to_owned(),
         }
     }
 
@@ -93,8 +114,9 @@ impl Warehouse {
     /// Drops the whole database (tests and `xtask` only; never called by a role).
     pub async fn drop_database(&self) -> Result<(), Error> {
         let sql = format!(
-            "DROP DATABASE IF EXISTS {}",
-            quote_identifier(&self.database)
+            "DROP DATABASE IF EXISTS {}{}",
+            quote_identifier(&self.database),
+            self.on_cluster()
         );
         self.server.query(&sql).execute().await.map_err(Error::from)
     }

@@ -89,12 +89,21 @@ const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
 impl Warehouse {
     /// Creates the database if needed and applies every migration not yet applied.
     pub async fn migrate(&self) -> Result<MigrationReport, Error> {
+        let cluster = self.cluster.clone();
+        let on = cluster
+            .as_deref()
+            .map(|c| format!(" ON CLUSTER {}", quote_identifier(c)))
+            .unwrap_or_default();
         let create_database = format!(
-            "CREATE DATABASE IF NOT EXISTS {}",
+            "CREATE DATABASE IF NOT EXISTS {}{on}",
             quote_identifier(&self.database)
         );
         self.server.query(&create_database).execute().await?;
-        self.client.query(CREATE_LEDGER).execute().await?;
+        let ledger = match &cluster {
+            Some(cluster) => cluster_ledger(cluster, &self.database),
+            None => CREATE_LEDGER.to_owned(),
+        };
+        self.client.query(&ledger).execute().await?;
 
         let applied = self.applied_migrations().await?;
         let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
@@ -126,7 +135,11 @@ impl Warehouse {
                 report.already_applied += 1;
                 continue;
             }
-            for statement in migration.statements() {
+            let statements = match &cluster {
+                Some(cluster) => cluster_statements(migration, cluster, &self.database),
+                None => migration.statements(),
+            };
+            for statement in statements {
                 self.client.query(&statement).execute().await?;
             }
             // Values are our own constants (digits and hex), so inlining them is safe; 18.16
@@ -169,6 +182,125 @@ impl Warehouse {
     }
 }
 
+/// How a table is spread over a cluster's shards: the rows that must meet in one shard (every
+/// version of a crime, which `argMax` and the change log join) share a shard.
+fn sharding_key(table: &str) -> &'static str {
+    match table {
+        "crime_versions" | "crime_changes" => "cityHash64(force, crime_ref)",
+        "crime_counts" => "cityHash64(force)",
+        "alerts" | "alert_deliveries" => "cityHash64(alert_id)",
+        _ => "rand()",
+    }
+}
+
+/// The first word after `prefix` in `statement`, if it starts with `prefix`.
+fn name_after<'a>(statement: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
+    let rest = statement.strip_prefix(prefix)?.trim_start();
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '(')
+        .unwrap_or(rest.len());
+    Some((&rest[..end], &rest[end..]))
+}
+
+/// `Engine(args)` → `ReplicatedEngine('/clickhouse/tables/{shard}/<db>/<table>', '{replica}', args)`.
+fn replicated(engine: &str, database: &str, table: &str, shared: bool) -> String {
+    let (name, args) = match engine.split_once('(') {
+        Some((name, args)) => (name.trim(), args.trim_end().trim_end_matches(')').trim()),
+        None => (engine.trim(), ""),
+    };
+    let shard = if shared { "all" } else { "{shard}" };
+    let path = format!("'/clickhouse/tables/{shard}/{database}/{table}', '{{replica}}'");
+    if args.is_empty() {
+        format!("Replicated{name}({path})")
+    } else {
+        format!("Replicated{name}({path}, {args})")
+    }
+}
+
+/// Splits `... ENGINE = X ...rest` into (before, engine, rest), the engine ending at the first
+/// clause keyword.
+fn split_engine(text: &str) -> Option<(&str, &str, &str)> {
+    let at = text.find("ENGINE =")?;
+    let after = &text[at + "ENGINE =".len()..];
+    let end = [
+        "PARTITION BY",
+        "ORDER BY",
+        "PRIMARY KEY",
+        "SETTINGS",
+        "AS SELECT",
+    ]
+    .iter()
+    .filter_map(|k| after.find(k))
+    .min()
+    .unwrap_or(after.len());
+    Some((&text[..at], after[..end].trim(), &after[end..]))
+}
+
+/// The statements that create `migration`'s objects on `cluster` in `database`: for each
+/// table, a replicated `<table>_local` on every node (ON CLUSTER) and a Distributed `<table>`
+/// over them, so queries and inserts use the single-node names unchanged; for a materialised
+/// view, its local view over the local source table and a Distributed view of it. Columns,
+/// sorting keys and partitioning are the single-node migration's own text, so the two schemas
+/// cannot drift.
+pub fn cluster_statements(migration: &Migration, cluster: &str, database: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let on = format!("ON CLUSTER {}", quote_identifier(cluster));
+    for statement in migration.statements() {
+        if let Some((table, rest)) = name_after(&statement, "CREATE TABLE IF NOT EXISTS") {
+            let Some((columns, engine, clauses)) = split_engine(rest) else {
+                out.push(statement);
+                continue;
+            };
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {table}_local {on}{columns}ENGINE = {} {}",
+                replicated(engine, database, table, false),
+                clauses.trim()
+            ));
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {table} {on} AS {table}_local \
+                 ENGINE = Distributed({}, {}, {table}_local, {})",
+                quote_identifier(cluster),
+                quote_identifier(database),
+                sharding_key(table)
+            ));
+        } else if let Some((view, rest)) =
+            name_after(&statement, "CREATE MATERIALIZED VIEW IF NOT EXISTS")
+        {
+            let Some((_, engine, clauses)) = split_engine(rest) else {
+                out.push(statement);
+                continue;
+            };
+            let clauses = clauses
+                .trim()
+                .replace(" FROM crime_versions", " FROM crime_versions_local");
+            out.push(format!(
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS {view}_local {on} ENGINE = {} {clauses}",
+                replicated(engine, database, view, false)
+            ));
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {view} {on} AS {view}_local \
+                 ENGINE = Distributed({}, {}, {view}_local, {})",
+                quote_identifier(cluster),
+                quote_identifier(database),
+                sharding_key(view)
+            ));
+        } else {
+            out.push(statement);
+        }
+    }
+    out
+}
+
+/// The migration ledger on a cluster: one replicated table, the same rows on every node.
+fn cluster_ledger(cluster: &str, database: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER {} \
+         (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = {} ORDER BY version",
+        quote_identifier(cluster),
+        replicated("MergeTree", database, "schema_migrations", true)
+    )
+}
+
 /// Splits a migration into statements: drops `--` comment lines and cuts at a `;` that ends a
 /// line. Migrations are our own files, so this deliberately small grammar is enough; a test
 /// checks every shipped migration splits into non-empty statements.
@@ -197,6 +329,68 @@ fn split_statements(sql: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `name (columns…) ENGINE = …` of each single-node table, for comparison.
+    fn tables(statements: &[String], prefix: &str) -> Vec<(String, String, String)> {
+        statements
+            .iter()
+            .filter_map(|s| {
+                let (name, rest) = name_after(s, prefix)?;
+                let rest = rest.trim_start();
+                let rest = rest.strip_prefix("ON CLUSTER `cyberflag`").unwrap_or(rest);
+                let (columns, engine, clauses) = split_engine(rest)?;
+                Some((
+                    name.to_owned(),
+                    columns.trim().to_owned(),
+                    format!("{engine} | {}", clauses.trim()),
+                ))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cluster_schema_is_the_single_node_schema_replicated_and_distributed() {
+        for migration in MIGRATIONS {
+            let single = migration.statements();
+            let cluster = cluster_statements(migration, "cyberflag", "cyberflag");
+            for (table, columns, engine) in tables(&single, "CREATE TABLE IF NOT EXISTS") {
+                let local = tables(&cluster, "CREATE TABLE IF NOT EXISTS")
+                    .into_iter()
+                    .find(|(name, ..)| *name == format!("{table}_local"))
+                    .unwrap_or_else(|| panic!("{migration}: no {table}_local"));
+                assert_eq!(local.1, columns, "{table}: same columns");
+                let (single_engine, single_clauses) = engine.split_once(" | ").unwrap();
+                let (local_engine, local_clauses) = local.2.split_once(" | ").unwrap();
+                assert_eq!(local_clauses, single_clauses, "{table}: same keys");
+                let family = single_engine.split('(').next().unwrap();
+                assert!(
+                    local_engine.starts_with(&format!("Replicated{family}('/clickhouse/tables/{{shard}}/cyberflag/{table}', '{{replica}}'")),
+                    "{table}: {local_engine}"
+                );
+                assert!(
+                    cluster.iter().any(|s| s
+                        .starts_with(&format!("CREATE TABLE IF NOT EXISTS {table} ON CLUSTER"))
+                        && s.contains(&format!(
+                            "ENGINE = Distributed(`cyberflag`, `cyberflag`, {table}_local, "
+                        ))),
+                    "{table}: no Distributed table"
+                );
+                assert!(cluster.iter().all(|s| s.contains("ON CLUSTER `cyberflag`")));
+            }
+            for (view, ..) in tables(&single, "CREATE MATERIALIZED VIEW IF NOT EXISTS") {
+                let local = cluster
+                    .iter()
+                    .find(|s| {
+                        s.starts_with(&format!(
+                            "CREATE MATERIALIZED VIEW IF NOT EXISTS {view}_local"
+                        ))
+                    })
+                    .unwrap_or_else(|| panic!("no {view}_local"));
+                assert!(local.contains("FROM crime_versions_local"), "{local}");
+            }
+        }
+        assert!(cluster_ledger("c", "db").contains("/clickhouse/tables/all/db/schema_migrations"));
+    }
 
     #[test]
     fn migrations_are_numbered_in_order_and_match_the_files_on_disk() {
