@@ -9,14 +9,66 @@ use adapters::profile::{KeysConfig, Profile};
 use adapters::publish::{DELIVERY_TIMEOUT, Options, Publishing};
 use adapters::summary::Summary;
 use anyhow::{Context, bail};
-use cyberflag::cli::AdapterArgs;
+use cyberflag::cli::{AdapterArgs, BackfillArgs};
 use cyberflag::config::Config;
 
 use crate::keyring::KeyringFile;
 use crate::telemetry;
 
+/// `cyberflag backfill`: a force's history re-published from files, every row again, in file
+/// name order, with progress; a profile lends its dialect, mapping and keys, never its own
+/// sources.
+pub async fn backfill(args: BackfillArgs, config: &Config) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    for path in &args.paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .filter(|p| {
+                    args.extension.is_empty()
+                        || p.extension().is_some_and(|e| {
+                            args.extension
+                                .iter()
+                                .any(|x| x == e.to_string_lossy().as_ref())
+                        })
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            bail!("{} is neither a file nor a directory", path.display());
+        }
+    }
+    if files.is_empty() {
+        bail!("no files to backfill in {:?}", args.paths);
+    }
+    eprintln!("backfilling {} file(s)", files.len());
+    let adapter = AdapterArgs {
+        profile: args.profile,
+        force: args.force,
+        dialect: args.dialect,
+        resend: true,
+        once: true,
+        files,
+    };
+    run_mode(adapter, config, true).await?;
+    eprintln!(
+        "backfill published; `cyberflag ingest` stores it, then `cyberflag snapshot` (or the API's \
+         next snapshot) makes statistics fast again"
+    );
+    Ok(())
+}
+
 pub async fn run(args: AdapterArgs, config: &Config) -> anyhow::Result<()> {
-    let profile = match (&args.profile, &args.force, &args.dialect) {
+    run_mode(args, config, false).await
+}
+
+async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow::Result<()> {
+    let mut profile = match (&args.profile, &args.force, &args.dialect) {
         (Some(path), _, _) => Profile::load(path)?,
         (None, Some(force), Some(dialect)) => {
             if args.files.is_empty() {
@@ -37,6 +89,11 @@ pub async fn run(args: AdapterArgs, config: &Config) -> anyhow::Result<()> {
             "dialect {} needs a profile with a [mapping]",
             profile.dialect
         );
+    }
+    if backfill {
+        profile.source.files = args.files.clone();
+        profile.source.watch = None;
+        profile.source.listen = None;
     }
     let force = profile.force_id()?;
     let keyring = KeyringFile::load(&config.security.keyring)?;
@@ -74,7 +131,7 @@ pub async fn run(args: AdapterArgs, config: &Config) -> anyhow::Result<()> {
     let reporter = telemetry::progress_reporter();
     let mut summary = Summary::default();
     let mut files = profile.source.files.clone();
-    if args.profile.is_some() {
+    if args.profile.is_some() && !backfill {
         files.extend(args.files.iter().cloned());
     }
     let result = async {

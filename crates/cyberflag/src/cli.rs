@@ -50,6 +50,8 @@ pub enum Command {
     Dlq(DlqCommand),
     /// Check connectivity, schema version, topics, lag, snapshots, alerting and keys; say what to do.
     Doctor,
+    /// Re-publish a force's history from files or directories of exports, every row, with progress.
+    Backfill(BackfillArgs),
     /// Apply the versioned ClickHouse schema migrations (safe to run any number of times).
     Migrate(MigrateArgs),
     /// Manage the Kafka topics cyberflag uses.
@@ -169,6 +171,26 @@ pub struct ApiArgs {
     /// Listen address (default: api.listen).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+}
+
+/// `cyberflag backfill …`
+#[derive(Debug, clap::Args)]
+pub struct BackfillArgs {
+    /// The force's adapter profile (its dialect, mapping and keys; not its sources).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["force", "dialect"])]
+    pub profile: Option<PathBuf>,
+    /// Without a profile: the force's police.uk id.
+    #[arg(long, value_name = "ID", requires = "dialect")]
+    pub force: Option<String>,
+    /// Without a profile: the files' dialect (police-uk-street or national-ndjson).
+    #[arg(long, value_name = "DIALECT", requires = "force")]
+    pub dialect: Option<String>,
+    /// In directories, only files with these extensions (e.g. csv), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub extension: Vec<String>,
+    /// Files, or directories whose files are published in name order.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
 }
 
 /// `cyberflag migrate …`

@@ -91,6 +91,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Token(command) => web::token(command, &config),
         Command::Snapshot(args) => web::snapshot(args, &config).await,
         Command::Doctor => doctor::doctor(&config).await,
+        Command::Backfill(args) => adapter::backfill(args, &config).await,
         Command::Dlq(DlqCommand::List(filter)) => dlq::list(filter, &config),
         Command::Dlq(DlqCommand::Replay { filter, dry_run }) => {
             dlq::replay(filter, dry_run, &config).await
