@@ -259,3 +259,116 @@ pub fn normalise(
     model::validate(&record, today)?;
     Ok(record)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(edit: impl FnOnce(&mut wire::RawRecord)) -> RawMessage {
+        let mut record = wire::RawRecord {
+            crime_ref: Some("a".repeat(64)),
+            version: Some("1".into()),
+            status: Some("recorded".into()),
+            offence_code: Some("88A".into()),
+            cyber: Some("true".into()),
+            recorded_date: Some("2019-05-02".into()),
+            victim_age: Some("13".into()),
+            ..wire::RawRecord::default()
+        };
+        edit(&mut record);
+        RawMessage {
+            schema: wire::SCHEMA.into(),
+            force: "west-mercia".into(),
+            dialect: wire::Dialect::NationalNdjson,
+            adapter: "test".into(),
+            source: wire::SourcePosition {
+                name: "t".into(),
+                line: 1,
+            },
+            record: Some(record),
+            malformed: None,
+        }
+    }
+
+    /// One hostile edit of an otherwise valid record.
+    type Edit = Box<dyn Fn(&mut wire::RawRecord)>;
+
+    /// The hostile-input corpus at ingest: impossible dates, absurd numbers and control
+    /// characters are rejected with a reason (the dead-letter code), never stored, never a panic.
+    #[test]
+    fn hostile_values_are_rejected_with_a_reason() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+        let now = Utc::now();
+        assert!(
+            normalise(&message(|_| {}), now, today).is_ok(),
+            "the base record is valid"
+        );
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "0000-00-00",
+                Box::new(|r| r.recorded_date = Some("0000-00-00".into())),
+            ),
+            (
+                "31/02/2019",
+                Box::new(|r| r.recorded_date = Some("31/02/2019".into())),
+            ),
+            (
+                "2019-02-31",
+                Box::new(|r| r.recorded_date = Some("2019-02-31".into())),
+            ),
+            (
+                "a date in the future",
+                Box::new(|r| r.recorded_date = Some("2999-01-01".into())),
+            ),
+            ("a NUL version", Box::new(|r| r.version = Some("\0".into()))),
+            (
+                "a negative version",
+                Box::new(|r| r.version = Some("-1".into())),
+            ),
+            (
+                "a version of 10^30",
+                Box::new(|r| r.version = Some("1".repeat(31))),
+            ),
+            (
+                "a float version",
+                Box::new(|r| r.version = Some("1e400".into())),
+            ),
+            (
+                "an age of 10^30",
+                Box::new(|r| r.victim_age = Some("1".repeat(31))),
+            ),
+            (
+                "a negative age",
+                Box::new(|r| r.victim_age = Some("-3".into())),
+            ),
+            (
+                "a formula as an offence code",
+                Box::new(|r| r.offence_code = Some("=HYPERLINK(\"x\")".into())),
+            ),
+            (
+                "a NUL in the flag",
+                Box::new(|r| r.cyber = Some("tr\0ue".into())),
+            ),
+            (
+                "a 10 MB reference",
+                Box::new(|r| r.crime_ref = Some("x".repeat(10 * 1024 * 1024))),
+            ),
+        ];
+        for (name, edit) in cases {
+            let outcome = normalise(&message(|r| edit(r)), now, today);
+            let rejection = outcome.expect_err(name);
+            assert!(
+                !rejection.code.is_empty()
+                    && rejection
+                        .code
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{name}: {rejection:?}"
+            );
+            assert!(
+                rejection.message.len() < 300,
+                "{name}: a bounded message, not the input"
+            );
+        }
+    }
+}

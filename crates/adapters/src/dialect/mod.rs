@@ -174,6 +174,9 @@ fn strip_bom(text: &str) -> &str {
 }
 
 #[cfg(test)]
+mod hostile;
+
+#[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 

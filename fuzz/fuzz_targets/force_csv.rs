@@ -1,0 +1,9 @@
+//! Fuzzes the ForceCsv reader with arbitrary file contents.
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    common::read_all(data, "west-mercia", wire::Dialect::ForceCsv, Some("west-mercia.toml"));
+});

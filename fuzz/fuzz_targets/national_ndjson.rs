@@ -1,0 +1,9 @@
+//! Fuzzes the NationalNdjson reader with arbitrary file contents.
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    common::read_all(data, "metropolitan", wire::Dialect::NationalNdjson, None);
+});
