@@ -19,6 +19,7 @@ mod deploy;
 mod ingest;
 mod operations;
 mod schema;
+mod security;
 mod simulation;
 mod tidy;
 mod topics;

@@ -1,0 +1,134 @@
+//! Security boundaries: no secret in logs, errors or metrics; one force cannot publish as
+//! another.
+
+use std::process::Stdio;
+
+use crate::support::{Sandbox, free_port, http, police_uk_files, succeed};
+
+/// Every role run at debug level with known secrets: none of them appears in what it prints.
+#[test]
+fn no_secret_reaches_logs_errors_or_metrics() {
+    let sandbox = Sandbox::new("secrets", 3);
+    sandbox.migrate();
+    let keyring = std::fs::read_to_string(sandbox.dir.path().join("keyring.toml")).unwrap();
+    let mut secrets: Vec<String> = keyring
+        .lines()
+        .filter(|l| l.starts_with("signing_key") || l.starts_with("pseudonymisation_key"))
+        .filter_map(|l| l.split('"').nth(1).map(str::to_owned))
+        .collect();
+    assert!(secrets.len() > 80, "every force's keys");
+    let debug = [("CYBERFLAG_LOG", "debug")];
+
+    // The adapter and ingest, at debug level.
+    let files = police_uk_files("city-of-london");
+    let mut adapter = sandbox.command(&debug);
+    adapter
+        .args([
+            "adapter",
+            "--force",
+            "city-of-london",
+            "--dialect",
+            "police-uk-street",
+        ])
+        .args(&files[..2]);
+    let adapter = adapter.output().unwrap();
+    assert!(adapter.status.success());
+    let ingest = sandbox
+        .command(&debug)
+        .args(["ingest", "--exit-when-idle", "--idle-seconds", "2"])
+        .output()
+        .unwrap();
+    assert!(ingest.status.success());
+
+    // A wrong ClickHouse password in an error message.
+    let password = "pw-Zx81-never-print-me";
+    secrets.push(password.to_owned());
+    let refused = sandbox
+        .command(&[
+            ("CYBERFLAG_CLICKHOUSE_PASSWORD", password),
+            ("CYBERFLAG_LOG", "debug"),
+        ])
+        .args(["stats"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "a wrong password is refused");
+    let shown = succeed(
+        sandbox
+            .command(&[("CYBERFLAG_CLICKHOUSE_PASSWORD", password)])
+            .args(["config", "show"]),
+    );
+
+    // The API: a token used, logs at debug level, and /metrics.
+    let tokens = sandbox.dir.path().join("tokens.toml");
+    let tokens = tokens.to_str().unwrap();
+    let token = succeed(
+        sandbox
+            .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens)])
+            .args(["token", "create", "--role", "national"]),
+    )
+    .trim()
+    .to_owned();
+    secrets.push(token.clone());
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut api = sandbox
+        .command(&[
+            ("CYBERFLAG_API_TOKENS_FILE", tokens),
+            ("CYBERFLAG_LOG", "debug"),
+        ])
+        .args(["api", "--listen", &address])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(&address).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let auth = format!("Bearer {token}");
+    let (status, _) = http(
+        &address,
+        "GET",
+        "/v1/stats?by=force",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status, 200);
+    let (status, _) = http(
+        &address,
+        "GET",
+        "/v1/stats",
+        &[("Authorization", "Bearer cft_wrong")],
+        b"",
+    );
+    assert_eq!(status, 401);
+    let (_, metrics) = http(&address, "GET", "/metrics", &[], b"");
+    api.kill().unwrap();
+    let api = api.wait_with_output().unwrap();
+
+    let outputs = [
+        (
+            "adapter",
+            String::from_utf8_lossy(&adapter.stderr).into_owned(),
+        ),
+        (
+            "ingest",
+            String::from_utf8_lossy(&ingest.stderr).into_owned(),
+        ),
+        (
+            "refused stats",
+            String::from_utf8_lossy(&refused.stderr).into_owned(),
+        ),
+        ("config show", shown),
+        ("api log", String::from_utf8_lossy(&api.stderr).into_owned()),
+        ("api /metrics", metrics),
+    ];
+    for (what, text) in &outputs {
+        for secret in &secrets {
+            assert!(!text.contains(secret.as_str()), "{what} shows a secret");
+        }
+    }
+    assert!(
+        outputs[0].1.contains("DEBUG") || outputs[1].1.contains("DEBUG"),
+        "debug logs were on"
+    );
+    sandbox.drop_database();
+}
