@@ -132,3 +132,61 @@ fn no_secret_reaches_logs_errors_or_metrics() {
     );
     sandbox.drop_database();
 }
+
+/// Slow-loris clients: connections that never finish their headers are closed after the
+/// header timeout, and honest requests are answered meanwhile.
+#[test]
+fn slow_clients_are_cut_off_and_honest_ones_served() {
+    use std::io::{Read, Write};
+    let sandbox = Sandbox::new("slowloris", 1);
+    let address = format!("127.0.0.1:{}", free_port());
+    let tokens = sandbox.dir.path().join("tokens.toml");
+    let mut api = sandbox
+        .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens.to_str().unwrap())])
+        .args(["api", "--listen", &address])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(&address).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut slow: Vec<std::net::TcpStream> = (0..64)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(&address).unwrap();
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+            stream
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        http(&address, "GET", "/healthz", &[], b""),
+        (200, "ok\n".to_owned())
+    );
+    // Every slow connection is closed by the server within the header timeout (10 s) and a
+    // margin; a byte a second keeps none of them alive.
+    for stream in &mut slow {
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let _ = stream.write_all(b"a");
+        let mut buffer = [0u8; 256];
+        let closed = match stream.read(&mut buffer) {
+            Ok(0) => true,
+            Ok(n) => String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 408"),
+            Err(e) => {
+                e.kind() != std::io::ErrorKind::WouldBlock
+                    && e.kind() != std::io::ErrorKind::TimedOut
+            }
+        };
+        assert!(closed, "a slow connection stayed open");
+    }
+    assert!(
+        started.elapsed().as_secs() < 25,
+        "cut off within the header timeout"
+    );
+    api.kill().unwrap();
+    api.wait().unwrap();
+}

@@ -169,7 +169,7 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
             .with_context(|| format!("binding the push endpoint on {listen}"))?;
         tracing::info!(%listen, "accepting pushes on POST /v1/records");
         tasks.spawn(async move {
-            axum::serve(listener, router)
+            crate::http::serve(listener, router, std::future::pending())
                 .await
                 .context("push endpoint failed")
         });

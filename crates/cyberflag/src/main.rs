@@ -4,6 +4,7 @@ mod adapter;
 mod alerts;
 mod dlq;
 mod doctor;
+mod http;
 mod ingest;
 mod keyring;
 mod simulate;

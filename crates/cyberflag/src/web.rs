@@ -37,10 +37,13 @@ pub async fn serve(args: ApiArgs, config: &Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {address}"))?;
     tracing::info!(%address, tokens_file = %config.api.tokens_file, "serving the API and dashboard");
-    axum::serve(listener, api::server::router(state))
-        .with_graceful_shutdown(telemetry::shutdown_signal())
-        .await
-        .context("serving the API")?;
+    crate::http::serve(
+        listener,
+        api::server::router(state),
+        telemetry::shutdown_signal(),
+    )
+    .await
+    .context("serving the API")?;
     Ok(())
 }
 
