@@ -190,3 +190,102 @@ fn slow_clients_are_cut_off_and_honest_ones_served() {
     api.kill().unwrap();
     api.wait().unwrap();
 }
+
+/// The roles' ClickHouse users: the API reads as a user that cannot write, ingest writes as
+/// one that cannot drop tables (the users `cargo xtask stack up` defines, as production does
+/// in deploy/clickhouse/cluster/users.d/).
+#[test]
+fn the_api_cannot_write_and_ingest_cannot_drop_tables() {
+    let sandbox = Sandbox::new("users", 3);
+    sandbox.migrate();
+    let as_user = |user: &str| {
+        let mut settings = cyberflag::config::Config::default().warehouse();
+        settings.database = sandbox.database.clone();
+        settings.user = user.to_owned();
+        warehouse::Warehouse::new(&settings)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The server reloads its users within seconds of `stack up` writing them.
+    let reader = as_user("cyberflag_reader");
+    let started = std::time::Instant::now();
+    while runtime.block_on(reader.schema_version()).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "cyberflag_reader cannot connect"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // Reading works; writing and schema changes do not.
+    let query = warehouse::StatsQuery::default();
+    runtime.block_on(reader.stats(&query)).unwrap();
+    let refused = runtime.block_on(reader.migrate());
+    assert!(refused.is_err(), "the reader changed the schema");
+    let row_insert = runtime.block_on(
+        reader
+            .client()
+            .query("INSERT INTO alert_runs (week) VALUES ('2020-01-06')")
+            .execute(),
+    );
+    assert!(row_insert.is_err(), "the reader inserted a row");
+
+    // The API runs as the reader.
+    let address = format!("127.0.0.1:{}", free_port());
+    let tokens = sandbox.dir.path().join("tokens.toml");
+    let tokens = tokens.to_str().unwrap();
+    let token = succeed(
+        sandbox
+            .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens)])
+            .args(["token", "create", "--role", "national"]),
+    )
+    .trim()
+    .to_owned();
+    let mut api = sandbox
+        .command(&[
+            ("CYBERFLAG_API_TOKENS_FILE", tokens),
+            ("CYBERFLAG_CLICKHOUSE_USER", "cyberflag_reader"),
+            ("CYBERFLAG_API_SNAPSHOT_SECS", "0"),
+        ])
+        .args(["api", "--listen", &address])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(&address).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let auth = format!("Bearer {token}");
+    let (status, body) = http(
+        &address,
+        "GET",
+        "/v1/stats?by=force",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    api.kill().unwrap();
+    api.wait().unwrap();
+    assert_eq!(status, 200, "{body}");
+
+    // Ingest stores as its user, which cannot drop the database.
+    sandbox.publish(
+        "city-of-london",
+        "police-uk-street",
+        &police_uk_files("city-of-london")[..1],
+    );
+    let totals = crate::support::IngestTotals::parse(&crate::support::succeed_stderr(
+        sandbox
+            .command(&[("CYBERFLAG_CLICKHOUSE_USER", "cyberflag_ingest")])
+            .args(["ingest", "--exit-when-idle", "--idle-seconds", "2"]),
+    ));
+    assert!(totals.stored > 0, "{totals:?}");
+    let ingest = as_user("cyberflag_ingest");
+    assert!(
+        runtime.block_on(ingest.drop_database()).is_err(),
+        "ingest dropped the database"
+    );
+    let drop_table = runtime.block_on(ingest.client().query("DROP TABLE crime_versions").execute());
+    assert!(drop_table.is_err(), "ingest dropped a table");
+    sandbox.drop_database();
+}

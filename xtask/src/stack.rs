@@ -140,6 +140,14 @@ fn clickhouse_server() -> Option<PathBuf> {
 fn start_clickhouse(state: &Path) -> anyhow::Result<()> {
     if clickhouse_ping() {
         eprintln!("ClickHouse already answers on {CLICKHOUSE_HTTP}: reusing it");
+        // A server this project started gets the current users (it reloads users.xml itself).
+        let users = state.join("clickhouse").join("users.xml");
+        if running_pid(&state.join("clickhouse.pid")).is_some()
+            && fs::read_to_string(&users).ok().as_deref() != Some(CLICKHOUSE_USERS)
+        {
+            fs::write(&users, CLICKHOUSE_USERS)?;
+            eprintln!("updated the ClickHouse users; the server reloads them within seconds");
+        }
         return Ok(());
     }
     if port_open(CLICKHOUSE_HTTP) {
@@ -224,6 +232,10 @@ const CLICKHOUSE_USERS: &str = r#"<?xml version="1.0"?>
     <profiles>
         <default><max_memory_usage>8000000000</max_memory_usage></default>
         <readonly><readonly>1</readonly></readonly>
+        <!-- The API's reader: may read and set query settings, never write or change schema. -->
+        <cyberflag_reader><readonly>2</readonly></cyberflag_reader>
+        <!-- Ingest and alerting: may insert, never create, alter or drop. -->
+        <cyberflag_writer><allow_ddl>0</allow_ddl></cyberflag_writer>
     </profiles>
     <users>
         <default>
@@ -232,6 +244,18 @@ const CLICKHOUSE_USERS: &str = r#"<?xml version="1.0"?>
             <profile>default</profile>
             <quota>default</quota>
         </default>
+        <cyberflag_reader>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>cyberflag_reader</profile>
+            <quota>default</quota>
+        </cyberflag_reader>
+        <cyberflag_ingest>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>cyberflag_writer</profile>
+            <quota>default</quota>
+        </cyberflag_ingest>
     </users>
     <quotas>
         <default>
