@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::Dimension;
 use crate::stats::{Bound, unescape_tsv};
 use crate::{Error, Warehouse};
 
@@ -455,29 +456,28 @@ impl Warehouse {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<(String, NaiveDate, u64, u64)>, Error> {
-        let sql = format!(
-            "SELECT force, toString(toMonday(recorded_date)) AS week, count(), sum(cyber) \
-             FROM ({}) WHERE status = 'recorded' \
-             AND recorded_date >= toDate(?) AND recorded_date <= toDate(?) \
-             GROUP BY force, week ORDER BY force, week",
-            crate::stats::CURRENT
-        );
-        let text = self
-            .fetch_tsv(
-                &sql,
-                vec![Bound::Text(from.to_string()), Bound::Text(to.to_string())],
-            )
-            .await?;
-        Ok(text
-            .lines()
-            .filter_map(|line| {
-                let mut cells = line.split('\t');
-                let force = unescape_tsv(cells.next()?);
-                let week = cells.next()?.parse().ok()?;
-                let crimes = cells.next()?.parse().ok()?;
-                let flagged = cells.next()?.parse().ok()?;
-                Some((force, week, crimes, flagged))
-            })
+        let query = crate::StatsQuery {
+            by: vec![Dimension::Force, Dimension::Week, Dimension::Cyber],
+            from: Some(from),
+            to: Some(to),
+            ..crate::StatsQuery::default()
+        };
+        let mut weeks: std::collections::BTreeMap<(String, NaiveDate), (u64, u64)> =
+            std::collections::BTreeMap::new();
+        for row in self.stats(&query).await? {
+            let Ok([force, week, cyber]) = <[String; 3]>::try_from(row.values) else {
+                continue;
+            };
+            let Ok(week) = week.parse() else { continue };
+            let entry = weeks.entry((force, week)).or_default();
+            entry.0 += row.count;
+            if cyber == "true" {
+                entry.1 += row.count;
+            }
+        }
+        Ok(weeks
+            .into_iter()
+            .map(|((force, week), (crimes, flagged))| (force, week, crimes, flagged))
             .collect())
     }
 }

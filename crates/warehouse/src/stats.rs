@@ -517,31 +517,25 @@ impl Warehouse {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<WeeklyCount>, Error> {
-        let sql = format!(
-            "SELECT force, offence_group, toString(toMonday(recorded_date)) AS week, count() \
-             FROM ({CURRENT}) WHERE status = 'recorded' AND cyber = 1 \
-             AND recorded_date >= toDate(?) AND recorded_date <= toDate(?) \
-             GROUP BY force, offence_group, week ORDER BY force, offence_group, week"
-        );
-        let text = self
-            .fetch_tsv(
-                &sql,
-                vec![Bound::Text(from.to_string()), Bound::Text(to.to_string())],
-            )
-            .await?;
-        Ok(text
-            .lines()
-            .filter_map(|line| {
-                let mut cells = line.split('\t');
-                let force = unescape_tsv(cells.next()?);
-                let offence_group = unescape_tsv(cells.next()?);
-                let week = cells.next()?.parse().ok()?;
-                let count = cells.next()?.parse().ok()?;
+        // The statistics query itself, so alerting reads the count snapshot like everyone else.
+        let query = StatsQuery {
+            by: vec![Dimension::Force, Dimension::OffenceGroup, Dimension::Week],
+            from: Some(from),
+            to: Some(to),
+            cyber: Some(true),
+            ..StatsQuery::default()
+        };
+        Ok(self
+            .stats(&query)
+            .await?
+            .into_iter()
+            .filter_map(|row| {
+                let [force, offence_group, week] = <[String; 3]>::try_from(row.values).ok()?;
                 Some(WeeklyCount {
                     force,
                     offence_group,
-                    week,
-                    count,
+                    week: week.parse().ok()?,
+                    count: row.count,
                 })
             })
             .collect())
