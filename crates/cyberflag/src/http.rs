@@ -1,4 +1,5 @@
-//! Serving HTTP (the API, the push endpoint) with limits a hostile client cannot outwait.
+//! Serving HTTP (the API, the push endpoint, every role's `/metrics` and `/healthz`) with
+//! limits a hostile client cannot outwait.
 //!
 //! `axum::serve` waits for a request's headers as long as the client likes, so a slow-loris
 //! client holding many connections open would exhaust the process. Here every connection must
