@@ -21,19 +21,7 @@ use crate::run;
 /// Runs the benchmark with `records` records.
 pub fn bench(root: &Path, records: u64) -> anyhow::Result<()> {
     crate::stack::up(root, false)?;
-    run(
-        root,
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "cyberflag",
-            "--bin",
-            "cyberflag",
-        ],
-    )?;
+    let cyberflag = crate::release_cyberflag(root)?;
     run(
         root,
         "cargo",
@@ -47,11 +35,7 @@ pub fn bench(root: &Path, records: u64) -> anyhow::Result<()> {
             "naive_consumer",
         ],
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let cyberflag = target.join("release/cyberflag");
-    let naive = target.join("release/examples/naive_consumer");
+    let naive = crate::target_dir(root).join("release/examples/naive_consumer");
 
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::bench::clickhouse;
-use crate::run;
 
 const DATABASE: &str = "cyberflag_bench_api";
 const FORCES: [&str; 44] = [
@@ -152,23 +151,7 @@ pub fn bench_api(
     reload: bool,
 ) -> anyhow::Result<()> {
     crate::stack::up(root, false)?;
-    run(
-        root,
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "cyberflag",
-            "--bin",
-            "cyberflag",
-        ],
-    )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let cyberflag = target.join("release/cyberflag");
+    let cyberflag = crate::release_cyberflag(root)?;
     let dir = root.join(".stack/bench-api");
     std::fs::create_dir_all(&dir)?;
     let command = |args: &[&str]| -> anyhow::Result<String> {

@@ -123,10 +123,32 @@ fn cyberflag_binary(root: &Path) -> anyhow::Result<PathBuf> {
             "cyberflag",
         ],
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    Ok(target_dir(root).join("debug").join("cyberflag"))
+}
+
+/// Builds the release `cyberflag` binary (for benchmarks) and returns its path.
+fn release_cyberflag(root: &Path) -> anyhow::Result<PathBuf> {
+    run(
+        root,
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "cyberflag",
+            "--bin",
+            "cyberflag",
+        ],
+    )?;
+    Ok(target_dir(root).join("release").join("cyberflag"))
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/` in the workspace).
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    Ok(target.join("debug").join("cyberflag"))
+        .unwrap_or_else(|| root.join("target"))
 }
 
 fn demo(root: &Path) -> anyhow::Result<()> {
