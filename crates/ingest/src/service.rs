@@ -352,9 +352,16 @@ fn accept(
         Err(rejection) => {
             if matches!(rejection.code, "bad-signature" | "force-mismatch") {
                 // Audit trail: someone published records a force's key did not sign.
+                let key_id: String = message
+                    .header(wire::HEADER_KEY_ID)
+                    .map(|id| String::from_utf8_lossy(id).chars().take(64).collect())
+                    .unwrap_or_default();
                 tracing::warn!(
                     target: "audit",
                     reason = rejection.code,
+                    key_id = %key_id,
+                    detail = %rejection.message,
+                    topic = %message.topic,
                     partition = message.partition,
                     offset = message.offset,
                     "refused message with bad provenance"
