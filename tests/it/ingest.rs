@@ -164,9 +164,14 @@ fn rejected_messages_reach_the_dead_letter_topic_with_reason_position_and_bytes(
             bus::Publisher::acknowledged(delivery).await.unwrap();
         }
     });
-    let totals = sandbox.ingest_until_idle(&[]);
+    let log = crate::support::succeed_stderr(sandbox.command(&[]).args([
+        "ingest",
+        "--exit-when-idle",
+        "--idle-seconds",
+        "2",
+    ]));
     assert_eq!(
-        totals,
+        IngestTotals::parse(&log),
         IngestTotals {
             received: 7,
             stored: 1,
@@ -174,6 +179,19 @@ fn rejected_messages_reach_the_dead_letter_topic_with_reason_position_and_bytes(
             dead_lettered: 6
         }
     );
+    // Each message of bad provenance leaves one audit line naming the key and the reason.
+    let audit: Vec<&str> = log.lines().filter(|l| l.contains(" audit:")).collect();
+    assert_eq!(audit.len(), 2, "{log}");
+    for reason in ["force-mismatch", "bad-signature"] {
+        assert!(
+            audit
+                .iter()
+                .any(|line| line.contains(&format!("reason=\"{reason}\""))
+                    && line.contains("key_id=west-mercia-test")
+                    && line.contains(&sandbox.raw_topic)),
+            "no audit line for {reason}: {audit:?}"
+        );
+    }
 
     let dead = bus::read_topic(
         &crate::support::kafka(),
@@ -550,6 +568,78 @@ fn ingest_waits_out_a_clickhouse_outage_and_counts_exactly() {
         String::from_utf8_lossy(&stats(&["--by", "force,month,category"]).stdout).into_owned();
     let actual = crate::support::parse_counts(&text);
     crate::support::assert_counts(&actual, &expected, "counts");
+}
+
+/// The network between ingest and ClickHouse stalls for 25 seconds (no byte moves, no reset)
+/// in the middle of a run: inserts time out instead of hanging, are retried on the same rows,
+/// and the counts are exact once the path recovers, even though requests caught in the stall
+/// may reach the server late, after their retry.
+#[test]
+fn ingest_rides_out_a_network_stall_to_clickhouse_and_counts_exactly() {
+    let sandbox = Sandbox::new("stall", 6);
+    sandbox.migrate();
+    let proxy = crate::net::StallingProxy::start("127.0.0.1:8123");
+    let url = format!("http://{}", proxy.address());
+    let city = police_uk_files("city-of-london");
+    let (early, late) = city.split_at(12);
+    sandbox.publish("city-of-london", "police-uk-street", early);
+    let mut child = sandbox
+        .command(&[
+            ("CYBERFLAG_CLICKHOUSE_URL", url.as_str()),
+            ("CYBERFLAG_CLICKHOUSE_INSERT_TIMEOUT_SECS", "3"),
+            ("CYBERFLAG_INGEST_BATCH_ROWS", "2000"),
+        ])
+        .arg("ingest")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Statistics are read directly, not through the stalled path.
+    let total = || -> u64 { sandbox.stats(&[]).values().sum() };
+    let early_expected: u64 = police_uk_expected(early).values().sum();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while total() != early_expected {
+        assert!(Instant::now() < deadline, "the first part was not stored");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    proxy.stall(true);
+    sandbox.publish("city-of-london", "police-uk-street", late);
+    std::thread::sleep(Duration::from_secs(25));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "ingest must wait, not exit, while the network is stalled"
+    );
+    assert_eq!(total(), early_expected, "nothing passed the stall");
+    proxy.stall(false);
+
+    let expected = police_uk_expected(&city);
+    let expected_total: u64 = expected.values().sum();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while total() != expected_total {
+        assert!(
+            Instant::now() < deadline,
+            "ingest did not recover from the stall"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("insert failed; retrying the same rows"),
+        "the stall was felt as a timed-out insert: {log}"
+    );
+    crate::support::assert_counts(
+        &sandbox.stats(&["--by", "force,month,category"]),
+        &expected,
+        "after a network stall",
+    );
+    sandbox.drop_database();
 }
 
 /// Three processes on a 12-partition topic; one is SIGKILLed mid-run and a replacement with its

@@ -9,6 +9,7 @@
     reason = "test helpers outside #[test] functions: a panic there is a failed test"
 )]
 
+mod net;
 mod support;
 
 mod adapter;

@@ -289,3 +289,135 @@ fn the_api_cannot_write_and_ingest_cannot_drop_tables() {
     assert!(drop_table.is_err(), "ingest dropped a table");
     sandbox.drop_database();
 }
+
+/// The API over HTTPS: with a certificate and key configured it answers over TLS to a client
+/// trusting the issuing CA, and gives a plain-HTTP client nothing.
+#[test]
+fn the_api_serves_https_when_given_a_certificate() {
+    let sandbox = Sandbox::new("https", 1);
+    sandbox.migrate();
+    let ca = crate::net::TestCa::new(sandbox.dir.path());
+    let tokens = sandbox.dir.path().join("tokens.toml");
+    let tokens = tokens.to_str().unwrap();
+    let token = succeed(
+        sandbox
+            .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens)])
+            .args(["token", "create", "--role", "national"]),
+    )
+    .trim()
+    .to_owned();
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let (cert, key) = (ca.cert_pem.to_str().unwrap(), ca.key_pem.to_str().unwrap());
+    let mut api = sandbox
+        .command(&[
+            ("CYBERFLAG_API_TOKENS_FILE", tokens),
+            ("CYBERFLAG_API_SNAPSHOT_SECS", "0"),
+            ("CYBERFLAG_API_TLS_CERT_FILE", cert),
+            ("CYBERFLAG_API_TLS_KEY_FILE", key),
+        ])
+        .args(["api", "--listen", &address])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(&address).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let healthz = ca.https(port, "/healthz", &[]);
+    let auth = format!("Bearer {token}");
+    let stats = ca.https(port, "/v1/stats?by=force", &[("Authorization", &auth)]);
+    let unauthorised = ca.https(port, "/v1/stats?by=force", &[]);
+    let plain = http(&address, "GET", "/healthz", &[], b"");
+    api.kill().unwrap();
+    api.wait().unwrap();
+    assert_eq!(healthz, (200, "ok\n".to_owned()));
+    assert_eq!(stats.0, 200, "{}", stats.1);
+    assert_eq!(unauthorised.0, 401);
+    assert_eq!(plain.0, 0, "plain HTTP got an HTTP answer: {plain:?}");
+
+    // A key that is not the certificate's is refused at start-up, naming both files.
+    let other_dir = sandbox.dir.path().join("other");
+    std::fs::create_dir(&other_dir).unwrap();
+    let other = crate::net::TestCa::new(&other_dir);
+    let refused = sandbox
+        .command(&[
+            ("CYBERFLAG_API_TOKENS_FILE", tokens),
+            ("CYBERFLAG_API_TLS_CERT_FILE", cert),
+            (
+                "CYBERFLAG_API_TLS_KEY_FILE",
+                other.key_pem.to_str().unwrap(),
+            ),
+        ])
+        .args(["api", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(error.contains(cert), "{error}");
+    sandbox.drop_database();
+}
+
+/// TLS to the brokers: records published and consumed through a TLS listener, verified
+/// against a private CA, count exactly; a client that does not trust the CA gets nowhere.
+#[test]
+fn records_travel_over_tls_to_the_broker() {
+    let sandbox = Sandbox::new("tls", 3);
+    sandbox.migrate();
+    let ca = crate::net::TestCa::new(sandbox.dir.path());
+    // A private broker that tells clients to come back through the TLS port.
+    let (plain_port, tls_port) = (free_port(), free_port());
+    let _broker = crate::net::PrivateBroker::start(plain_port, &format!("localhost:{tls_port}"));
+    let _tls = crate::net::TlsTerminator::start(&ca, tls_port, &format!("127.0.0.1:{plain_port}"));
+    let brokers = format!("localhost:{tls_port}");
+    let over_tls = [
+        ("CYBERFLAG_KAFKA_BROKERS", brokers.as_str()),
+        ("CYBERFLAG_KAFKA_SECURITY_PROTOCOL", "ssl"),
+        (
+            "CYBERFLAG_KAFKA_SSL_CA_LOCATION",
+            ca.ca_pem.to_str().unwrap(),
+        ),
+        ("CYBERFLAG_KAFKA_RAW_PARTITIONS", "3"),
+    ];
+    succeed(sandbox.command(&over_tls).args(["topics", "create"]));
+    let files = police_uk_files("city-of-london");
+    let files = &files[..6];
+    crate::support::succeed_stderr(
+        sandbox
+            .command(&over_tls)
+            .args([
+                "adapter",
+                "--force",
+                "city-of-london",
+                "--dialect",
+                "police-uk-street",
+            ])
+            .args(files),
+    );
+    let totals = crate::support::IngestTotals::parse(&crate::support::succeed_stderr(
+        sandbox
+            .command(&over_tls)
+            .args(["ingest", "--exit-when-idle", "--idle-seconds", "2"]),
+    ));
+    assert!(totals.stored > 0, "{totals:?}");
+    let expected = crate::support::police_uk_expected(files);
+    crate::support::assert_counts(
+        &sandbox.stats(&["--by", "force,month,category"]),
+        &expected,
+        "over TLS",
+    );
+
+    // The system trust store does not know the private CA: the handshake fails and the
+    // command fails with the reason instead of publishing in the clear.
+    let untrusted = sandbox
+        .command(&[
+            ("CYBERFLAG_KAFKA_BROKERS", brokers.as_str()),
+            ("CYBERFLAG_KAFKA_SECURITY_PROTOCOL", "ssl"),
+        ])
+        .args(["topics", "create"])
+        .output()
+        .unwrap();
+    let error = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(!untrusted.status.success(), "{error}");
+    sandbox.drop_database();
+}

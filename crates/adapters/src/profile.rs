@@ -57,6 +57,10 @@ pub struct SourceConfig {
     pub push_token_env: Option<String>,
     /// File holding that token.
     pub push_token_file: Option<PathBuf>,
+    /// PEM certificate chain for HTTPS on the push endpoint (with `tls_key_file`).
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for HTTPS on the push endpoint.
+    pub tls_key_file: Option<PathBuf>,
     /// Largest accepted push body, in bytes.
     pub max_body_bytes: usize,
     /// The checkpoint file (default: `<state dir>/<name>.checkpoint.json`).
@@ -74,6 +78,8 @@ impl Default for SourceConfig {
             listen: None,
             push_token_env: None,
             push_token_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             max_body_bytes: 16 * 1024 * 1024,
             checkpoint: None,
         }
@@ -296,6 +302,12 @@ impl Profile {
         }
         if source.listen.is_some() && self.dialect != Dialect::NationalNdjson {
             return Err(self.invalid("HTTP push accepts only the national-ndjson dialect".into()));
+        }
+        if source.tls_cert_file.is_some() != source.tls_key_file.is_some() {
+            return Err(self.invalid("HTTPS needs both tls_cert_file and tls_key_file".into()));
+        }
+        if source.tls_cert_file.is_some() && source.listen.is_none() {
+            return Err(self.invalid("tls_cert_file is for the push endpoint: set listen".into()));
         }
         if source.max_body_bytes == 0 {
             return Err(self.invalid("max_body_bytes must be positive".into()));

@@ -39,7 +39,7 @@ pub(crate) fn owned_headers(message: &impl rdkafka::Message) -> Vec<(String, Vec
 }
 
 /// Connection settings shared by every Kafka client of every role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientSettings {
     /// Bootstrap brokers, comma-separated `host:port`.
     pub brokers: String,
@@ -47,6 +47,47 @@ pub struct ClientSettings {
     pub security_protocol: String,
     /// CA certificate file for TLS; `None` uses the system store.
     pub ssl_ca_location: Option<String>,
+    /// Client certificate file (PEM) for mutual TLS.
+    pub ssl_certificate_location: Option<String>,
+    /// The client certificate's private key file (PEM).
+    pub ssl_key_location: Option<String>,
+    /// Password of an encrypted private key (secret).
+    pub ssl_key_password: Option<String>,
+    /// SASL credentials for the `sasl_*` protocols.
+    pub sasl: Option<Sasl>,
+}
+
+/// SASL credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sasl {
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub mechanism: String,
+    /// User name.
+    pub username: String,
+    /// Password (secret).
+    pub password: String,
+}
+
+impl std::fmt::Debug for Sasl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sasl")
+            .field("mechanism", &self.mechanism)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("brokers", &self.brokers)
+            .field("security_protocol", &self.security_protocol)
+            .field("ssl_ca_location", &self.ssl_ca_location)
+            .field("ssl_certificate_location", &self.ssl_certificate_location)
+            .field("ssl_key_location", &self.ssl_key_location)
+            .field("sasl", &self.sasl)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientSettings {
@@ -56,6 +97,10 @@ impl ClientSettings {
             brokers: brokers.into(),
             security_protocol: "plaintext".into(),
             ssl_ca_location: None,
+            ssl_certificate_location: None,
+            ssl_key_location: None,
+            ssl_key_password: None,
+            sasl: None,
         }
     }
 
@@ -65,8 +110,22 @@ impl ClientSettings {
             .set("bootstrap.servers", &self.brokers)
             .set("security.protocol", &self.security_protocol)
             .set("client.id", "cyberflag");
-        if let Some(ca) = &self.ssl_ca_location {
-            config.set("ssl.ca.location", ca);
+        let optional = [
+            ("ssl.ca.location", &self.ssl_ca_location),
+            ("ssl.certificate.location", &self.ssl_certificate_location),
+            ("ssl.key.location", &self.ssl_key_location),
+            ("ssl.key.password", &self.ssl_key_password),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                config.set(name, value);
+            }
+        }
+        if let Some(sasl) = &self.sasl {
+            config
+                .set("sasl.mechanism", &sasl.mechanism)
+                .set("sasl.username", &sasl.username)
+                .set("sasl.password", &sasl.password);
         }
         config
     }

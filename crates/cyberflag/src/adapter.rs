@@ -164,12 +164,19 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
             token,
         });
         let router = adapters::push::router(state, profile.source.max_body_bytes);
+        let tls = match (&profile.source.tls_cert_file, &profile.source.tls_key_file) {
+            (Some(cert), Some(key)) => Some(crate::http::tls_acceptor(
+                &cert.to_string_lossy(),
+                &key.to_string_lossy(),
+            )?),
+            _ => None,
+        };
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("binding the push endpoint on {listen}"))?;
-        tracing::info!(%listen, "accepting pushes on POST /v1/records");
+        tracing::info!(%listen, tls = tls.is_some(), "accepting pushes on POST /v1/records");
         tasks.spawn(async move {
-            crate::http::serve(listener, router, std::future::pending())
+            crate::http::serve(listener, router, tls, std::future::pending())
                 .await
                 .context("push endpoint failed")
         });

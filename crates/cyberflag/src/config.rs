@@ -69,6 +69,10 @@ pub struct ApiConfig {
     /// A snapshot is cut this many seconds before the server's clock, so inserts in flight
     /// when it starts are in it or after it, never lost between.
     pub snapshot_margin_secs: u64,
+    /// PEM certificate chain for HTTPS (with `tls_key_file`); empty: plain HTTP.
+    pub tls_cert_file: String,
+    /// PEM private key for HTTPS (secret file: its path is logged, never its content).
+    pub tls_key_file: String,
 }
 
 impl Default for ApiConfig {
@@ -81,6 +85,8 @@ impl Default for ApiConfig {
             snapshot_secs: 600,
             snapshot_changes: 5_000,
             snapshot_margin_secs: 120,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
         }
     }
 }
@@ -221,7 +227,7 @@ impl Default for AdapterConfig {
 }
 
 /// `[kafka]`: where records travel between roles.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// Bootstrap brokers, comma-separated `host:port`.
@@ -240,6 +246,18 @@ pub struct KafkaConfig {
     pub security_protocol: String,
     /// CA certificate file for TLS to the brokers (empty: the system store).
     pub ssl_ca_location: String,
+    /// Client certificate (PEM) for mutual TLS to the brokers; empty: none.
+    pub ssl_certificate_location: String,
+    /// The client certificate's private key (PEM); empty: none.
+    pub ssl_key_location: String,
+    /// Password of that key, if it is encrypted (secret).
+    pub ssl_key_password: String,
+    /// SASL mechanism for `sasl_*` protocols: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub sasl_mechanism: String,
+    /// SASL user name.
+    pub sasl_username: String,
+    /// SASL password (secret).
+    pub sasl_password: String,
 }
 
 impl Default for KafkaConfig {
@@ -253,6 +271,12 @@ impl Default for KafkaConfig {
             replication_factor: 1,
             security_protocol: "plaintext".into(),
             ssl_ca_location: String::new(),
+            ssl_certificate_location: String::new(),
+            ssl_key_location: String::new(),
+            ssl_key_password: String::new(),
+            sasl_mechanism: "SCRAM-SHA-512".into(),
+            sasl_username: String::new(),
+            sasl_password: String::new(),
         }
     }
 }
@@ -271,6 +295,9 @@ pub struct ClickHouseConfig {
     pub password: String,
     /// Cluster name (from the servers' `remote_servers`) the schema spans; empty for one server.
     pub cluster: String,
+    /// Seconds an insert may take to send its rows, and again to be acknowledged, before it is
+    /// retried (a stalled network otherwise holds it until the kernel drops the connection).
+    pub insert_timeout_secs: u64,
 }
 
 impl Default for ClickHouseConfig {
@@ -281,6 +308,7 @@ impl Default for ClickHouseConfig {
             user: "default".into(),
             password: String::new(),
             cluster: String::new(),
+            insert_timeout_secs: 120,
         }
     }
 }
@@ -295,6 +323,24 @@ impl std::fmt::Debug for AlertsConfig {
     }
 }
 
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("raw_topic", &self.raw_topic)
+            .field("dlq_topic", &self.dlq_topic)
+            .field("security_protocol", &self.security_protocol)
+            .field("ssl_ca_location", &self.ssl_ca_location)
+            .field("ssl_certificate_location", &self.ssl_certificate_location)
+            .field("ssl_key_location", &self.ssl_key_location)
+            .field("ssl_key_password", &redact(&self.ssl_key_password))
+            .field("sasl_mechanism", &self.sasl_mechanism)
+            .field("sasl_username", &self.sasl_username)
+            .field("sasl_password", &redact(&self.sasl_password))
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for ClickHouseConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClickHouseConfig")
@@ -303,6 +349,7 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("user", &self.user)
             .field("password", &redact(&self.password))
             .field("cluster", &self.cluster)
+            .field("insert_timeout_secs", &self.insert_timeout_secs)
             .finish()
     }
 }
@@ -486,6 +533,50 @@ impl Config {
                 ),
             });
         }
+        let kafka = &self.kafka;
+        if kafka.security_protocol.starts_with("sasl_")
+            && (kafka.sasl_username.is_empty() || kafka.sasl_password.is_empty())
+        {
+            return Err(ConfigError::Value {
+                key: "kafka.sasl_username",
+                message: format!(
+                    "security protocol {} needs kafka.sasl_username and kafka.sasl_password",
+                    kafka.security_protocol
+                ),
+            });
+        }
+        if !matches!(
+            kafka.sasl_mechanism.as_str(),
+            "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512"
+        ) {
+            return Err(ConfigError::Value {
+                key: "kafka.sasl_mechanism",
+                message: format!(
+                    "{:?} is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+                    kafka.sasl_mechanism
+                ),
+            });
+        }
+        if kafka.ssl_certificate_location.is_empty() != kafka.ssl_key_location.is_empty() {
+            return Err(ConfigError::Value {
+                key: "kafka.ssl_certificate_location",
+                message: "a client certificate needs its key (kafka.ssl_key_location), and the \
+                          other way round"
+                    .into(),
+            });
+        }
+        if self.api.tls_cert_file.is_empty() != self.api.tls_key_file.is_empty() {
+            return Err(ConfigError::Value {
+                key: "api.tls_cert_file",
+                message: "HTTPS needs both api.tls_cert_file and api.tls_key_file".into(),
+            });
+        }
+        if self.clickhouse.insert_timeout_secs == 0 {
+            return Err(ConfigError::Value {
+                key: "clickhouse.insert_timeout_secs",
+                message: "must be at least 1".into(),
+            });
+        }
         if !matches!(
             self.kafka.security_protocol.as_str(),
             "plaintext" | "ssl" | "sasl_plaintext" | "sasl_ssl"
@@ -579,16 +670,31 @@ impl Config {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.clickhouse.password = redact(&self.clickhouse.password).into();
+        shown.kafka.ssl_key_password = redact(&self.kafka.ssl_key_password).into();
+        shown.kafka.sasl_password = redact(&self.kafka.sasl_password).into();
         shown.alerts.webhooks = redact(&self.alerts.webhooks).into();
         toml::to_string_pretty(&shown).unwrap_or_else(|error| format!("# unprintable: {error}"))
     }
 
     /// The Kafka client settings every role shares.
     pub fn kafka_client(&self) -> bus::ClientSettings {
+        let set = |value: &String| Some(value.clone()).filter(|v| !v.is_empty());
+        let kafka = &self.kafka;
         bus::ClientSettings {
-            brokers: self.kafka.brokers.clone(),
-            security_protocol: self.kafka.security_protocol.clone(),
-            ssl_ca_location: Some(self.kafka.ssl_ca_location.clone()).filter(|s| !s.is_empty()),
+            brokers: kafka.brokers.clone(),
+            security_protocol: kafka.security_protocol.clone(),
+            ssl_ca_location: set(&kafka.ssl_ca_location),
+            ssl_certificate_location: set(&kafka.ssl_certificate_location),
+            ssl_key_location: set(&kafka.ssl_key_location),
+            ssl_key_password: set(&kafka.ssl_key_password),
+            sasl: kafka
+                .security_protocol
+                .starts_with("sasl_")
+                .then(|| bus::Sasl {
+                    mechanism: kafka.sasl_mechanism.clone(),
+                    username: kafka.sasl_username.clone(),
+                    password: kafka.sasl_password.clone(),
+                }),
         }
     }
 
@@ -600,6 +706,7 @@ impl Config {
             user: self.clickhouse.user.clone(),
             password: self.clickhouse.password.clone(),
             cluster: Some(self.clickhouse.cluster.clone()).filter(|c| !c.is_empty()),
+            insert_timeout: std::time::Duration::from_secs(self.clickhouse.insert_timeout_secs),
         }
     }
 }
@@ -882,7 +989,12 @@ mod tests {
     fn secrets_are_redacted() {
         let mut config = Config::default();
         config.clickhouse.password = "hunter2-secret".into();
-        assert!(!config.to_redacted_toml().contains("hunter2-secret"));
-        assert!(!format!("{config:?}").contains("hunter2-secret"));
+        config.kafka.ssl_key_password = "hunter3-secret".into();
+        config.kafka.sasl_password = "hunter4-secret".into();
+        for secret in ["hunter2-secret", "hunter3-secret", "hunter4-secret"] {
+            assert!(!config.to_redacted_toml().contains(secret));
+            assert!(!format!("{config:?}").contains(secret));
+            assert!(!format!("{:?}", config.kafka_client()).contains(secret));
+        }
     }
 }

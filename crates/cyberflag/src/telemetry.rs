@@ -146,7 +146,8 @@ pub fn serve_metrics(listen: &str) -> anyhow::Result<()> {
         )
         .route("/healthz", axum::routing::get(|| async { "ok\n" }));
     tokio::spawn(async move {
-        if let Err(error) = crate::http::serve(listener, router, std::future::pending()).await {
+        if let Err(error) = crate::http::serve(listener, router, None, std::future::pending()).await
+        {
             tracing::error!(%error, "the metrics endpoint stopped");
         }
     });

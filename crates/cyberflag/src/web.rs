@@ -33,13 +33,20 @@ pub async fn serve(args: ApiArgs, config: &Config) -> anyhow::Result<()> {
             config.api.clone(),
         ));
     }
+    let tls = crate::http::optional_tls(&config.api.tls_cert_file, &config.api.tls_key_file)?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("listening on {address}"))?;
-    tracing::info!(%address, tokens_file = %config.api.tokens_file, "serving the API and dashboard");
+    tracing::info!(
+        %address,
+        tls = tls.is_some(),
+        tokens_file = %config.api.tokens_file,
+        "serving the API and dashboard"
+    );
     crate::http::serve(
         listener,
         api::server::router(state),
+        tls,
         telemetry::shutdown_signal(),
     )
     .await

@@ -322,7 +322,7 @@ impl Warehouse {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut insert = self.client.insert::<AlertRow>("alerts").await?;
+        let mut insert = self.insert::<AlertRow>("alerts").await?;
         for row in rows {
             insert.write(row).await?;
         }
@@ -398,10 +398,7 @@ impl Warehouse {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut insert = self
-            .client
-            .insert::<DeliveryRow>("alert_deliveries")
-            .await?;
+        let mut insert = self.insert::<DeliveryRow>("alert_deliveries").await?;
         for row in rows {
             insert.write(row).await?;
         }
@@ -411,7 +408,7 @@ impl Warehouse {
 
     /// Records an evaluated week.
     pub async fn insert_alert_run(&self, row: &AlertRunRow) -> Result<(), Error> {
-        let mut insert = self.client.insert::<AlertRunRow>("alert_runs").await?;
+        let mut insert = self.insert::<AlertRunRow>("alert_runs").await?;
         insert.write(row).await?;
         insert.end().await?;
         Ok(())

@@ -34,6 +34,10 @@ pub struct Settings {
     pub password: String,
     /// ClickHouse cluster (from `remote_servers`) the schema spans; `None` for one server.
     pub cluster: Option<String>,
+    /// Longest an insert may take to send its rows, and again to be acknowledged, before it
+    /// fails as retryable [`clickhouse::error::Error::TimedOut`]. Without it a stalled network
+    /// (no reset, no reply) would hold an insert until the kernel gives up on the connection.
+    pub insert_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -43,6 +47,7 @@ impl std::fmt::Debug for Settings {
             .field("database", &self.database)
             .field("user", &self.user)
             .field("cluster", &self.cluster)
+            .field("insert_timeout", &self.insert_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -56,6 +61,7 @@ pub struct Warehouse {
     server: clickhouse::Client,
     database: String,
     cluster: Option<String>,
+    insert_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Warehouse {
@@ -82,7 +88,20 @@ impl Warehouse {
             server,
             database: settings.database.clone(),
             cluster: settings.cluster.clone(),
+            insert_timeout: settings.insert_timeout,
         }
+    }
+
+    /// An insert into `table`, bounded by the insert timeout (see [`Settings::insert_timeout`]).
+    pub(crate) async fn insert<T: clickhouse::Row>(
+        &self,
+        table: &str,
+    ) -> Result<clickhouse::insert::Insert<T>, Error> {
+        Ok(self
+            .client
+            .insert::<T>(table)
+            .await?
+            .with_timeouts(Some(self.insert_timeout), Some(self.insert_timeout)))
     }
 
     /// ` ON CLUSTER name` when the schema spans a cluster, else nothing.

@@ -168,10 +168,7 @@ impl Warehouse {
             return Ok(());
         }
         let now = u32::try_from(Utc::now().timestamp()).unwrap_or(u32::MAX);
-        let mut insert = self
-            .client
-            .insert::<CrimeVersionRow>("crime_versions")
-            .await?;
+        let mut insert = self.insert::<CrimeVersionRow>("crime_versions").await?;
         for row in rows {
             if row.stored_at == now {
                 insert.write(row).await?;
