@@ -17,6 +17,7 @@ mod alerts;
 mod api;
 mod cli;
 mod deploy;
+mod faults;
 mod ingest;
 mod operations;
 mod schema;

@@ -46,7 +46,7 @@ pub async fn backfill(args: BackfillArgs, config: &Config) -> anyhow::Result<()>
     if files.is_empty() {
         bail!("no files to backfill in {:?}", args.paths);
     }
-    eprintln!("backfilling {} file(s)", files.len());
+    stderr_line!("backfilling {} file(s)", files.len());
     let adapter = AdapterArgs {
         profile: args.profile,
         force: args.force,
@@ -56,7 +56,7 @@ pub async fn backfill(args: BackfillArgs, config: &Config) -> anyhow::Result<()>
         files,
     };
     run_mode(adapter, config, true).await?;
-    eprintln!(
+    stderr_line!(
         "backfill published; `cyberflag ingest` stores it, then `cyberflag snapshot` (or the API's \
          next snapshot) makes statistics fast again"
     );
@@ -144,7 +144,7 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
     }
     .await;
     if let Err(error) = result {
-        eprint!("{summary}");
+        stderr_text!("{summary}");
         return Err(error);
     }
 
@@ -197,7 +197,7 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
                         .await?;
                 }
                 if once {
-                    eprint!("{summary}");
+                    stderr_text!("{summary}");
                     return Ok(());
                 }
                 tokio::time::sleep(poll).await;
@@ -205,10 +205,10 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
         });
     }
     if tasks.is_empty() {
-        eprint!("{summary}");
+        stderr_text!("{summary}");
         return Ok(());
     }
-    eprint!("{summary}");
+    stderr_text!("{summary}");
     tokio::select! {
         finished = tasks.join_next() => match finished {
             Some(Ok(result)) => result,

@@ -87,7 +87,7 @@ pub fn list(filter: DlqFilter, config: &Config) -> anyhow::Result<()> {
         );
     }
     let summary: Vec<String> = by_reason.iter().map(|(r, n)| format!("{n} {r}")).collect();
-    eprintln!(
+    stderr_line!(
         "{} dead-lettered message(s) match{}",
         entries.len(),
         if summary.is_empty() {
@@ -102,7 +102,7 @@ pub fn list(filter: DlqFilter, config: &Config) -> anyhow::Result<()> {
 pub async fn replay(filter: DlqFilter, dry_run: bool, config: &Config) -> anyhow::Result<()> {
     let entries = read(&filter, config)?;
     if dry_run {
-        eprintln!(
+        stderr_line!(
             "{} message(s) would be replayed to {}",
             entries.len(),
             config.kafka.raw_topic
@@ -140,7 +140,7 @@ pub async fn replay(filter: DlqFilter, dry_run: bool, config: &Config) -> anyhow
     }
     progress.finish_and_clear();
     tracing::info!(replayed = entries.len(), topic = %config.kafka.raw_topic, "dead-lettered messages replayed");
-    eprintln!(
+    stderr_line!(
         "replayed {} message(s) to {}; `cyberflag ingest` takes them from there",
         entries.len(),
         config.kafka.raw_topic

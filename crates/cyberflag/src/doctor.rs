@@ -346,6 +346,6 @@ pub async fn doctor(config: &Config) -> anyhow::Result<()> {
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
     let warned = checks.iter().filter(|c| c.status == Status::Warn).count();
     anyhow::ensure!(failed == 0, "{failed} check(s) failed, {warned} warning(s)");
-    eprintln!("all checks passed ({warned} warning(s))");
+    stderr_line!("all checks passed ({warned} warning(s))");
     Ok(())
 }

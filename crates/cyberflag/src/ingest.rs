@@ -42,7 +42,7 @@ pub async fn run(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
         telemetry::shutdown_signal(),
     )
     .await?;
-    eprintln!(
+    stderr_line!(
         "received {}, stored {}, duplicates {}, dead-lettered {}",
         totals.received,
         totals.stored,
@@ -50,7 +50,7 @@ pub async fn run(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
         totals.dead_lettered_total()
     );
     for (reason, count) in &totals.dead_lettered {
-        eprintln!("  dead-lettered {count:>8}  {reason}");
+        stderr_line!("  dead-lettered {count:>8}  {reason}");
     }
     Ok(())
 }
@@ -152,7 +152,7 @@ pub async fn stats(args: StatsArgs, config: &Config) -> anyhow::Result<()> {
                 crate::out!("{}", render(line.iter().map(String::as_str).collect()));
             }
             let total: u64 = rows.iter().map(|r| r.count).sum();
-            eprintln!("{} group(s), {total} crime(s)", rows.len());
+            stderr_line!("{} group(s), {total} crime(s)", rows.len());
         }
     }
     Ok(())

@@ -1,5 +1,22 @@
 //! `cyberflag`: the single binary; each subcommand is one role of the pipeline.
 
+/// `eprintln!` that cannot panic: a full disk or a closed pipe behind standard error must not
+/// take a running service down (its work does not depend on its messages being written).
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that cannot panic (see [`stderr_line`]).
+macro_rules! stderr_text {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod adapter;
 mod alerts;
 mod dlq;
@@ -42,8 +59,10 @@ fn main() -> ExitCode {
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
-            eprintln!("error: {error}");
-            eprintln!("hint: `cyberflag config keys` lists every key and its CYBERFLAG_* variable");
+            stderr_line!("error: {error}");
+            stderr_line!(
+                "hint: `cyberflag config keys` lists every key and its CYBERFLAG_* variable"
+            );
             return ExitCode::from(2);
         }
     };
@@ -54,14 +73,14 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            stderr_line!("error: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            stderr_line!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
@@ -77,6 +96,9 @@ fn init_tracing(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A failed write (a full log disk) loses that line; reporting it on the same full
+        // standard error would panic.
+        .log_internal_errors(false)
         .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Text => builder.init(),

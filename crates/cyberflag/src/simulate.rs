@@ -43,7 +43,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     options.validate()?;
     let started = std::time::Instant::now();
     let summary = simulate::write_simulation(&options, &args.out)?;
-    eprintln!(
+    stderr_line!(
         "wrote {} files ({} rows, {} record versions of which {} re-sent, {} malformed rows) \
          for {} forces into {} in {:.1} s",
         summary.files,
@@ -55,7 +55,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         args.out.display(),
         started.elapsed().as_secs_f64()
     );
-    eprintln!(
+    stderr_line!(
         "ground truth: {} crimes counted nationally ({}/ground-truth.csv); profiles in {}/profiles",
         summary.national.counted,
         args.out.display(),

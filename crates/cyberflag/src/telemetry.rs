@@ -101,7 +101,7 @@ impl Reporter for Lines {
                 let elapsed = state
                     .started
                     .map_or(1.0, |s| (now - s).as_secs_f64().max(0.001));
-                eprintln!(
+                stderr_line!(
                     "progress: {} {}/{} rows, {:.0} rows/s",
                     state.file,
                     state.done,
@@ -115,7 +115,7 @@ impl Reporter for Lines {
     fn finish(&self, file: &str) {
         if let Ok(state) = self.0.lock() {
             let elapsed = state.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-            eprintln!("done: {file} {} rows in {elapsed:.1} s", state.done);
+            stderr_line!("done: {file} {} rows in {elapsed:.1} s", state.done);
         }
     }
 }

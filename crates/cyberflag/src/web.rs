@@ -62,7 +62,7 @@ pub async fn snapshot(args: SnapshotArgs, config: &Config) -> anyhow::Result<()>
         .build_snapshot(margin)
         .await
         .with_context(|| format!("building a count snapshot in {}", config.clickhouse.url))?;
-    eprintln!(
+    stderr_line!(
         "snapshot {} (versions stored up to {}): {} groups of {} forces in {:.1} s",
         report.snapshot.id,
         chrono::DateTime::from_timestamp(i64::from(report.snapshot.cutoff), 0).unwrap_or_default(),
@@ -130,7 +130,7 @@ pub fn token(command: TokenCommand, config: &Config) -> anyhow::Result<()> {
             };
             let (token, entry) = api::access::create_token(path, &role, &name)?;
             crate::out!("{token}");
-            eprintln!(
+            stderr_line!(
                 "created token {:?} for role {} in {}; it is shown only now, store it safely",
                 entry.name,
                 entry.role,
@@ -151,7 +151,7 @@ pub fn token(command: TokenCommand, config: &Config) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { name } => {
             api::access::revoke_token(path, &name)?;
-            eprintln!("revoked token {name:?}");
+            stderr_line!("revoked token {name:?}");
         }
     }
     Ok(())

@@ -303,6 +303,6 @@ pub fn backtest(args: BacktestArgs) -> anyhow::Result<()> {
         }
     }
     let alarms = rows.iter().filter(|row| row.alarm).count();
-    eprintln!("{} monitored week(s), {alarms} alarm(s)", rows.len());
+    stderr_line!("{} monitored week(s), {alarms} alarm(s)", rows.len());
     Ok(())
 }

@@ -202,7 +202,7 @@ pub fn evaluate(args: EvaluateArgs, config: &Config) -> anyhow::Result<()> {
     );
     let per_day = 10.0 * args.before / measured as f64;
     let factor = args.after / args.before;
-    eprintln!(
+    stderr_line!(
         "{force}: {} crimes a year at {per_day:.2} a day nationally; rise ×{factor:.3} from {change}",
         args.before
     );

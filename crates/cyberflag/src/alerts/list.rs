@@ -91,7 +91,7 @@ pub async fn list(args: ListArgs, config: &Config) -> anyhow::Result<()> {
             }
         }
     }
-    eprintln!(
+    stderr_line!(
         "{} open alert(s)",
         alerts
             .iter()

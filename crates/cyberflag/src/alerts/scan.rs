@@ -121,7 +121,7 @@ pub async fn scan(args: ScanArgs, config: &Config) -> anyhow::Result<()> {
             }
         }
     }
-    eprintln!(
+    stderr_line!(
         "week of {week}: {} series, {} tests, {} finding(s) at FDR {} (p ≤ {:.2e}), {} series with too little history",
         series.len(),
         report.tests,
