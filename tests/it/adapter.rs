@@ -3,27 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crate::support::{Sandbox, free_port, http, police_uk_files, succeed_stderr};
+use crate::support::{Sandbox, crime_rows, free_port, http, police_uk_files, succeed_stderr};
 
 fn payload(message: &bus::Received) -> wire::RawMessage {
     wire::RawMessage::from_bytes(&message.payload).unwrap()
-}
-
-/// Rows with a Crime ID, and distinct Crime IDs, in the given police.uk files.
-fn crime_rows(files: &[std::path::PathBuf]) -> (usize, usize) {
-    let mut rows = 0;
-    let mut ids = BTreeSet::new();
-    for file in files {
-        let text = std::fs::read_to_string(file).unwrap();
-        for line in text.lines().skip(1) {
-            let id = line.split(',').next().unwrap_or_default();
-            if !id.is_empty() {
-                rows += 1;
-                ids.insert(id.to_owned());
-            }
-        }
-    }
-    (rows, ids.len())
 }
 
 /// The real City of London files through the police.uk dialect: one message per row with a

@@ -1,6 +1,11 @@
 //! Faults of the hosts around the pipeline: a full disk, a broker restarted on durable storage.
 
-use crate::support::{Sandbox, police_uk_expected, police_uk_files, succeed_stderr};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    Sandbox, crime_rows, free_port, police_uk_expected, police_uk_files, succeed, succeed_stderr,
+};
 use std::path::{Path, PathBuf};
 
 /// A small filesystem of its own (tmpfs), filled to the last byte; unmounted on drop.
@@ -125,5 +130,141 @@ fn a_full_disk_stops_the_adapter_cleanly_and_ingest_keeps_storing() {
         "after the disk was full",
     );
     drop(disk);
+    sandbox.drop_database();
+}
+
+/// The broker, storing in SQLite, is SIGKILLed and restarted under a running adapter and a
+/// running ingest: what it acknowledged before is still there, the adapter publishes the files
+/// that arrive after the restart and ingest stores them, neither restarted itself, and the
+/// counts are exact.
+#[test]
+fn a_broker_restarted_on_durable_storage_loses_nothing_and_producers_resume() {
+    let sandbox = Sandbox::new("durable", 1);
+    sandbox.migrate();
+    let store = sandbox.dir.path().join("broker");
+    std::fs::create_dir_all(&store).unwrap();
+    let port = free_port();
+    let broker = crate::net::PrivateBroker::durable(port, &store);
+    let brokers = format!("127.0.0.1:{port}");
+    let private = [
+        ("CYBERFLAG_KAFKA_BROKERS", brokers.as_str()),
+        ("CYBERFLAG_KAFKA_RAW_PARTITIONS", "2"),
+        ("CYBERFLAG_KAFKA_DLQ_PARTITIONS", "1"),
+    ];
+    succeed(sandbox.command(&private).args(["topics", "create"]));
+    let settings = bus::ClientSettings::plaintext(brokers.clone());
+    let on_topic = || {
+        bus::read_topic(&settings, &sandbox.raw_topic, Duration::from_secs(60))
+            .map(|messages| messages.len())
+            .unwrap_or(0)
+    };
+
+    // A long-running adapter watching a spool directory.
+    let spool = sandbox.dir.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let profile = sandbox.dir.path().join("col.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name = \"col-durable\"\nforce = \"city-of-london\"\ndialect = \"police-uk-street\"\n\
+             [source]\nwatch = \"{}\"\nextensions = [\"csv\"]\nsettle_secs = 0\npoll_interval_secs = 1\n",
+            spool.display()
+        ),
+    )
+    .unwrap();
+    let mut adapter = sandbox
+        .command(&private)
+        .args(["adapter", "--profile", profile.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let files = police_uk_files("city-of-london");
+    let (before, after) = (&files[..2], &files[2..4]);
+    let wait_for = |count: usize, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let seen = on_topic();
+            if seen == count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {seen} of {count} messages on the topic"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    for file in before {
+        std::fs::copy(file, spool.join(file.file_name().unwrap())).unwrap();
+    }
+    wait_for(crime_rows(before).0, "before the restart");
+    // A long-running ingest too, which must find its group again after the restart.
+    let mut ingest = sandbox
+        .command(&private)
+        .arg("ingest")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let total = || -> u64 { sandbox.stats(&[]).values().sum() };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stored_before: u64 = police_uk_expected(before).values().sum();
+    while total() != stored_before {
+        assert!(
+            Instant::now() < deadline,
+            "ingest did not store the first files"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    broker.kill();
+    let broker = crate::net::PrivateBroker::durable(port, &store);
+    wait_for(crime_rows(before).0, "kept across the restart");
+    for file in after {
+        std::fs::copy(file, spool.join(file.file_name().unwrap())).unwrap();
+    }
+    wait_for(crime_rows(&files[..4]).0, "published after the restart");
+    assert!(
+        adapter.try_wait().unwrap().is_none(),
+        "the adapter kept running across the restart"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &adapter.id().to_string()])
+        .status()
+        .unwrap();
+    let output = adapter.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let expected = police_uk_expected(&files[..4]);
+    let expected_total: u64 = expected.values().sum();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while total() != expected_total {
+        assert!(
+            Instant::now() < deadline,
+            "ingest did not resume after the broker restart"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &ingest.id().to_string()])
+        .status()
+        .unwrap();
+    let output = ingest.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    crate::support::assert_counts(
+        &sandbox.stats(&["--by", "force,month,category"]),
+        &expected,
+        "after a broker restart",
+    );
+    drop(broker);
     sandbox.drop_database();
 }

@@ -250,52 +250,74 @@ impl Drop for TlsTerminator {
     }
 }
 
-/// A broker of this test's own (Tansu, in memory), advertising `advertised` to clients.
+/// A broker of this test's own (Tansu), killed on drop.
 pub struct PrivateBroker {
     child: std::process::Child,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl PrivateBroker {
-    /// Starts Tansu on `127.0.0.1:port`, telling clients to connect to `advertised`
+    /// Starts Tansu in memory on `127.0.0.1:port`, telling clients to connect to `advertised`
     /// (`host:port`), and waits until it listens.
     pub fn start(port: u16, advertised: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-            .unwrap_or_else(|| PathBuf::from("/tmp"));
-        let tansu = cache.join("cyberflag/tansu-0.6.0/bin/tansu");
-        assert!(
-            tansu.is_file(),
-            "{} is missing: `cargo xtask stack up` builds it",
-            tansu.display()
-        );
-        let child = std::process::Command::new(tansu)
-            .args([
-                "broker",
-                "--listener-url",
-                &format!("tcp://127.0.0.1:{port}"),
-                "--advertised-listener-url",
-                &format!("tcp://{advertised}"),
-                "--storage-engine",
-                "memory://tansu/",
-            ])
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the private broker did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        let child = spawn_tansu(port, advertised, "memory://tansu/", dir.path());
+        Self {
+            child,
+            _dir: Some(dir),
         }
-        Self { child, _dir: dir }
     }
+
+    /// Starts Tansu on `127.0.0.1:port` storing in SQLite in `dir`: a broker restarted on the
+    /// same `dir` has everything it acknowledged before.
+    pub fn durable(port: u16, dir: &Path) -> Self {
+        // Tansu resolves the path against its working directory.
+        let child = spawn_tansu(port, &format!("127.0.0.1:{port}"), "sqlite://tansu.db", dir);
+        Self { child, _dir: None }
+    }
+
+    /// SIGKILLs the broker: no shutdown, no flush.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+fn spawn_tansu(port: u16, advertised: &str, storage: &str, dir: &Path) -> std::process::Child {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    let tansu = cache.join("cyberflag/tansu-0.6.0/bin/tansu");
+    assert!(
+        tansu.is_file(),
+        "{} is missing: `cargo xtask stack up` builds it",
+        tansu.display()
+    );
+    let child = std::process::Command::new(tansu)
+        .args([
+            "broker",
+            "--listener-url",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--advertised-listener-url",
+            &format!("tcp://{advertised}"),
+            "--storage-engine",
+            storage,
+        ])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the private broker did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
 }
 
 impl Drop for PrivateBroker {

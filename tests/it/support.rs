@@ -402,3 +402,20 @@ pub fn assert_counts(
         &differences[..differences.len().min(10)]
     );
 }
+
+/// Rows with a Crime ID in police.uk files (one message each) and distinct Crime IDs.
+pub fn crime_rows(files: &[PathBuf]) -> (usize, usize) {
+    let mut rows = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for line in text.lines().skip(1) {
+            let id = line.split(',').next().unwrap_or_default();
+            if !id.is_empty() {
+                rows += 1;
+                ids.insert(id.to_owned());
+            }
+        }
+    }
+    (rows, ids.len())
+}
