@@ -200,7 +200,7 @@ fn a_broker_restarted_on_durable_storage_loses_nothing_and_producers_resume() {
     }
     wait_for(crime_rows(before).0, "before the restart");
     // A long-running ingest too, which must find its group again after the restart.
-    let mut ingest = sandbox
+    let ingest = sandbox
         .command(&private)
         .arg("ingest")
         .stdout(Stdio::null())
