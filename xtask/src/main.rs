@@ -3,10 +3,12 @@
 //! - `stack up|down|status`: install (once, cached) and run the local ClickHouse and Kafka
 //!   broker on loopback, apply the schema, create the topics, write `./cyberflag.toml`;
 //! - `demo`: the main job, end to end, on the local stack;
-//! - `test`: the one command CI runs: stack, formatting, lints, every test.
+//! - `test`: the one command CI runs: stack, formatting, lints, every test;
+//! - `bench`, `bench-api`, `soak`: the measurements of BENCHMARKS.md and RELIABILITY.md.
 
 mod bench;
 mod bench_api;
+mod soak;
 mod stack;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +40,15 @@ enum Task {
         records: u64,
     },
     /// Measure API latency with years of national records loaded (BENCHMARKS.md).
+    /// Run the pipeline at a steady load, recording memory and lag every minute (RELIABILITY.md).
+    Soak {
+        /// Minutes of load (the first five are warm-up).
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        /// Records pushed a second.
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+    },
     BenchApi {
         /// Years of records.
         #[arg(long, default_value_t = 10)]
@@ -79,6 +90,7 @@ fn main() -> anyhow::Result<()> {
         Task::Demo => demo(&root),
         Task::Test => test(&root),
         Task::Bench { records } => bench::bench(&root, records),
+        Task::Soak { minutes, rate } => soak::soak(&root, minutes, rate),
         Task::BenchApi {
             years,
             per_year,
