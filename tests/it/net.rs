@@ -152,8 +152,20 @@ impl TestCa {
         }
     }
 
-    /// An HTTPS request to `127.0.0.1:port` trusting only this CA: status and body.
+    /// An HTTPS GET to `127.0.0.1:port` trusting only this CA: status and body.
     pub fn https(&self, port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        self.https_request(port, "GET", path, headers, b"")
+    }
+
+    /// An HTTPS request to `127.0.0.1:port` trusting only this CA: status and body.
+    pub fn https_request(
+        &self,
+        port: u16,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let connection = rustls::ClientConnection::new(Arc::clone(&self.client), name).unwrap();
         let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -161,13 +173,17 @@ impl TestCa {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
         let mut stream = rustls::StreamOwned::new(connection, socket);
-        let mut request =
-            format!("GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n");
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\
+             Content-Length: {}\r\n",
+            body.len()
+        );
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
         request.push_str("\r\n");
         stream.write_all(request.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
         let mut response = Vec::new();
         // A peer closing without close_notify is still a complete HTTP/1.1 "Connection: close"
         // response once the body is read.

@@ -358,6 +358,54 @@ fn the_api_serves_https_when_given_a_certificate() {
     sandbox.drop_database();
 }
 
+/// The push endpoint over HTTPS: a force's platform pushing to a profile with a certificate
+/// gets its records published; plain HTTP gets nothing.
+#[test]
+fn the_push_endpoint_serves_https_when_given_a_certificate() {
+    let sandbox = Sandbox::new("pushtls", 1);
+    let ca = crate::net::TestCa::new(sandbox.dir.path());
+    let port = free_port();
+    let profile = sandbox.dir.path().join("met.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name = \"met-push-tls\"\nforce = \"metropolitan\"\ndialect = \"national-ndjson\"\n\
+             [source]\nlisten = \"127.0.0.1:{port}\"\npush_token_env = \"IT_PUSH_TOKEN\"\n\
+             tls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
+            ca.cert_pem.display(),
+            ca.key_pem.display()
+        ),
+    )
+    .unwrap();
+    let mut adapter = sandbox
+        .command(&[])
+        .env("IT_PUSH_TOKEN", "t0ken-for-tls")
+        .args(["adapter", "--profile", profile.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let address = format!("127.0.0.1:{port}");
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(adapter.try_wait().unwrap().is_none(), "the adapter exited");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let body = concat!(
+        r#"{"crime_ref":"MPS-T1","version":1,"status":"recorded","offence_code":"88A","cyber":true,"recorded_date":"2019-03-01","recorded_precision":"day"}"#,
+        "\n",
+        r#"{"crime_ref":"MPS-T2","version":1,"status":"recorded","offence_code":"71/17","cyber":true,"recorded_date":"2019-03-02","recorded_precision":"day"}"#,
+        "\n"
+    );
+    let auth = [("Authorization", "Bearer t0ken-for-tls")];
+    let pushed = ca.https_request(port, "POST", "/v1/records", &auth, body.as_bytes());
+    let plain = http(&address, "POST", "/v1/records", &auth, body.as_bytes());
+    adapter.kill().unwrap();
+    adapter.wait().unwrap();
+    assert_eq!(pushed.0, 200, "{}", pushed.1);
+    assert_eq!(plain.0, 0, "plain HTTP got an HTTP answer: {plain:?}");
+    assert_eq!(sandbox.raw_messages().len(), 2);
+}
+
 /// TLS to the brokers: records published and consumed through a TLS listener, verified
 /// against a private CA, count exactly; a client that does not trust the CA gets nowhere.
 #[test]
@@ -419,5 +467,6 @@ fn records_travel_over_tls_to_the_broker() {
         .unwrap();
     let error = String::from_utf8_lossy(&untrusted.stderr);
     assert!(!untrusted.status.success(), "{error}");
+    assert!(error.contains("BrokerTransportFailure"), "{error}");
     sandbox.drop_database();
 }

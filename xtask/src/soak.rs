@@ -406,7 +406,7 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
 /// Distinct versions stored (exact; a re-delivered version stored twice counts once).
 fn stored_versions(database: &str) -> anyhow::Result<u64> {
     Ok(clickhouse(&format!(
-        "SELECT uniqExact(crime_id, version) FROM {database}.crime_versions"
+        "SELECT uniqExact(force, crime_ref, version) FROM {database}.crime_versions"
     ))?
     .trim()
     .parse()?)
