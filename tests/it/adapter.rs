@@ -322,7 +322,8 @@ fn http_push_replies_after_the_broker_acknowledged_the_batch() {
 }
 
 /// A watched export directory: files that have settled are published once each, in name
-/// order; a file dropped later is picked up by the next scan; unsettled files wait.
+/// order; a file dropped later is picked up by the next scan; unsettled files wait; a symbolic
+/// link (to a file outside the spool) is never followed.
 #[test]
 fn a_watched_directory_publishes_each_settled_file_once() {
     let sandbox = Sandbox::new("watch", 3);
@@ -333,6 +334,10 @@ fn a_watched_directory_publishes_each_settled_file_once() {
         std::fs::copy(file, spool.join(file.file_name().unwrap())).unwrap();
     }
     std::fs::write(spool.join("notes.txt"), "not an export").unwrap();
+    // A link out of the spool (path traversal by symlink) is never followed.
+    let outside = sandbox.dir.path().join("outside.csv");
+    std::fs::copy(&files[3], &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, spool.join("link.csv")).unwrap();
     let profile = sandbox.dir.path().join("col.toml");
     std::fs::write(
         &profile,

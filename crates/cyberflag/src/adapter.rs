@@ -239,6 +239,11 @@ fn scan(dir: &Path, extensions: &[String], settle: Duration) -> anyhow::Result<V
             .ok()
             .and_then(|m| SystemTime::now().duration_since(m).ok())
             .is_some_and(|age| age >= settle);
+        // `DirEntry::metadata` does not follow links: a symbolic link (which could point at any
+        // file this process may read) or a device is never published.
+        if wanted && !metadata.is_file() && !metadata.is_dir() {
+            tracing::warn!(path = %path.display(), "not a regular file; skipped");
+        }
         if metadata.is_file() && wanted && settled {
             files.push(path);
         }
