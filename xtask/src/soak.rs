@@ -14,9 +14,9 @@
 //!   measured window is under 10 % of its mean;
 //! - the lag at the end of the load is under ten seconds' worth of records.
 //!
-//! Ingest's duplicate-detection memory (`ingest.seen_capacity`) is set to 50,000 versions, so
-//! it reaches its bound within the warm-up and a growing cache cannot hide a leak or look like
-//! one.
+//! Ingest's duplicate-detection memory (`ingest.seen_capacity`) is set to 20,000 versions (it
+//! holds twice that at most), so at the default rate it reaches its bound within the warm-up
+//! and a growing cache cannot hide a leak or look like one.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -73,7 +73,7 @@ pub fn soak(root: &Path, minutes: u64, rate: u64) -> anyhow::Result<()> {
         ),
         ("CYBERFLAG_CLICKHOUSE_DATABASE".into(), database.clone()),
         ("CYBERFLAG_INGEST_GROUP".into(), format!("soak-{stamp}")),
-        ("CYBERFLAG_INGEST_SEEN_CAPACITY".into(), "50000".into()),
+        ("CYBERFLAG_INGEST_SEEN_CAPACITY".into(), "20000".into()),
         (
             "CYBERFLAG_ADAPTER_STATE_DIR".into(),
             dir.join("state").display().to_string(),
