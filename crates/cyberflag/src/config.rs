@@ -938,6 +938,33 @@ mod tests {
                 "tls",
                 "kafka.security_protocol",
             ),
+            // SASL without credentials.
+            (
+                "CYBERFLAG_KAFKA_SECURITY_PROTOCOL",
+                "sasl_ssl",
+                "kafka.sasl_username",
+            ),
+            (
+                "CYBERFLAG_KAFKA_SASL_MECHANISM",
+                "MD5",
+                "kafka.sasl_mechanism",
+            ),
+            // A client certificate without its key, a server certificate without its key.
+            (
+                "CYBERFLAG_KAFKA_SSL_CERTIFICATE_LOCATION",
+                "/etc/client.pem",
+                "kafka.ssl_certificate_location",
+            ),
+            (
+                "CYBERFLAG_API_TLS_CERT_FILE",
+                "/etc/api.pem",
+                "api.tls_cert_file",
+            ),
+            (
+                "CYBERFLAG_CLICKHOUSE_INSERT_TIMEOUT_SECS",
+                "0",
+                "clickhouse.insert_timeout_secs",
+            ),
         ];
         for (var, value, key) in cases {
             load_in_jail(&[(var, value)], None, |config| {
