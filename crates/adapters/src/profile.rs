@@ -385,6 +385,14 @@ mod tests {
                 "name = \"x\"\nforce = \"kent\"\ndialect = \"police-uk-street\"\n[source]\nlisten = \"127.0.0.1:1\"\n",
                 "only the national-ndjson",
             ),
+            (
+                &format!("{base}listen = \"127.0.0.1:1\"\ntls_cert_file = \"c.pem\"\n"),
+                "needs both tls_cert_file and tls_key_file",
+            ),
+            (
+                &format!("{base}tls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\n"),
+                "set listen",
+            ),
         ];
         let dir = tempfile::tempdir().unwrap();
         for (text, expected) in cases {
