@@ -268,3 +268,71 @@ fn a_broker_restarted_on_durable_storage_loses_nothing_and_producers_resume() {
     drop(broker);
     sandbox.drop_database();
 }
+
+/// The network between the API and ClickHouse stalls: requests are answered 504 within the
+/// query timeout instead of hanging, the API stays up, and answers again when the path recovers.
+#[test]
+fn the_api_answers_504_while_its_store_is_stalled_and_recovers() {
+    let sandbox = Sandbox::new("apistall", 1);
+    sandbox.migrate();
+    let proxy = crate::net::StallingProxy::start("127.0.0.1:8123");
+    let url = format!("http://{}", proxy.address());
+    let tokens = sandbox.dir.path().join("tokens.toml");
+    let tokens = tokens.to_str().unwrap();
+    let token = succeed(
+        sandbox
+            .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens)])
+            .args(["token", "create", "--role", "national"]),
+    )
+    .trim()
+    .to_owned();
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut api = sandbox
+        .command(&[
+            ("CYBERFLAG_API_TOKENS_FILE", tokens),
+            ("CYBERFLAG_API_SNAPSHOT_SECS", "0"),
+            ("CYBERFLAG_API_QUERY_TIMEOUT_SECS", "2"),
+            ("CYBERFLAG_CLICKHOUSE_URL", url.as_str()),
+        ])
+        .args(["api", "--listen", &address])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(&address).is_err() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let auth = format!("Bearer {token}");
+    let ask = || {
+        let asked = Instant::now();
+        let (status, body) = crate::support::http(
+            &address,
+            "GET",
+            "/v1/stats?by=force",
+            &[("Authorization", &auth)],
+            b"",
+        );
+        (status, body, asked.elapsed())
+    };
+    let (before, body, _) = ask();
+    proxy.stall(true);
+    let (during, during_body, waited) = ask();
+    let (health, _) = crate::support::http(&address, "GET", "/healthz", &[], b"");
+    proxy.stall(false);
+    let (after, after_body, _) = ask();
+    api.kill().unwrap();
+    api.wait().unwrap();
+    assert_eq!(before, 200, "{body}");
+    assert_eq!(during, 504, "{during_body}");
+    assert!(
+        during_body.contains("did not answer within 2 s"),
+        "{during_body}"
+    );
+    assert!(
+        waited < Duration::from_secs(10),
+        "answered after {waited:?}"
+    );
+    assert_eq!(health, 200, "the API itself stayed up");
+    assert_eq!(after, 200, "{after_body}");
+    sandbox.drop_database();
+}

@@ -28,6 +28,8 @@ pub struct ApiState {
     pub rule: Rule,
     /// Renders the Prometheus metrics (the binary's recorder).
     pub metrics: Box<dyn Fn() -> String + Send + Sync>,
+    /// Longest a request waits for the store before it is answered 504.
+    pub query_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -75,6 +77,30 @@ impl IntoResponse for ApiError {
 impl From<ParamError> for ApiError {
     fn from(error: ParamError) -> Self {
         ApiError(StatusCode::BAD_REQUEST, error.to_string())
+    }
+}
+
+/// Awaits a store call for at most the query timeout: a store that does not answer (a stalled
+/// network, an overloaded server) gives 504 instead of holding the request and its connection.
+async fn from_store<T, E: std::fmt::Display>(
+    state: &ApiState,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ApiError> {
+    match tokio::time::timeout(state.query_timeout, call).await {
+        Ok(result) => result.map_err(internal),
+        Err(_) => {
+            tracing::warn!(
+                timeout_secs = state.query_timeout.as_secs(),
+                "the statistics store did not answer in time"
+            );
+            Err(ApiError(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "the statistics store did not answer within {} s; try again shortly",
+                    state.query_timeout.as_secs()
+                ),
+            ))
+        }
     }
 }
 
@@ -210,7 +236,7 @@ async fn answer_stats(
     let request = params::parse(params, true)?;
     let query = &request.query;
     check_access(role, query)?;
-    let rows = state.warehouse.stats(query).await.map_err(internal)?;
+    let rows = from_store(state, state.warehouse.stats(query)).await?;
     let force_column = query.by.iter().position(|d| *d == Dimension::Force);
     let total_exact: u64 = rows.iter().map(|r| r.count).sum();
     let published: Vec<(Vec<String>, Published)> = rows
@@ -308,11 +334,7 @@ async fn answer_revisions(
                 .into(),
         ));
     }
-    let versions = state
-        .warehouse
-        .cell_versions(query)
-        .await
-        .map_err(internal)?;
+    let versions = from_store(state, state.warehouse.cell_versions(query)).await?;
     if versions.len() > warehouse::MAX_CELL_VERSIONS {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -370,11 +392,7 @@ async fn answer_alerts(state: &ApiState, headers: &HeaderMap) -> Result<Response
         Role::National => None,
         Role::Force(force) => Some(force),
     };
-    let open = state
-        .warehouse
-        .recent_alerts(chrono::Utc::now())
-        .await
-        .map_err(internal)?;
+    let open = from_store(state, state.warehouse.recent_alerts(chrono::Utc::now())).await?;
     let rows: Vec<Value> = open
         .iter()
         .filter(|a| own.is_none_or(|f| a.force() == f.as_str() || a.force() == "national"))

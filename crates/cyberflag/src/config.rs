@@ -69,6 +69,8 @@ pub struct ApiConfig {
     /// A snapshot is cut this many seconds before the server's clock, so inserts in flight
     /// when it starts are in it or after it, never lost between.
     pub snapshot_margin_secs: u64,
+    /// Seconds a request waits for ClickHouse before it is answered 504.
+    pub query_timeout_secs: u64,
     /// PEM certificate chain for HTTPS (with `tls_key_file`); empty: plain HTTP.
     pub tls_cert_file: String,
     /// PEM private key for HTTPS (secret file: its path is logged, never its content).
@@ -85,6 +87,7 @@ impl Default for ApiConfig {
             snapshot_secs: 600,
             snapshot_changes: 5_000,
             snapshot_margin_secs: 120,
+            query_timeout_secs: 30,
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
         }
@@ -569,6 +572,12 @@ impl Config {
             return Err(ConfigError::Value {
                 key: "api.tls_cert_file",
                 message: "HTTPS needs both api.tls_cert_file and api.tls_key_file".into(),
+            });
+        }
+        if self.api.query_timeout_secs == 0 {
+            return Err(ConfigError::Value {
+                key: "api.query_timeout_secs",
+                message: "must be at least 1".into(),
             });
         }
         if self.clickhouse.insert_timeout_secs == 0 {

@@ -26,6 +26,7 @@ pub async fn serve(args: ApiArgs, config: &Config) -> anyhow::Result<()> {
             base: config.api.rounding_base,
         },
         metrics: Box::new(move || handle.render()),
+        query_timeout: std::time::Duration::from_secs(config.api.query_timeout_secs),
     });
     if config.api.snapshot_secs > 0 {
         tokio::spawn(refresh_snapshots(
