@@ -3,68 +3,37 @@
 //! in headless Chromium.
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, assert_counts, free_port, http, succeed, succeed_stderr};
+use crate::support::{Sandbox, assert_counts, http, succeed, succeed_stderr};
 
 /// A running `cyberflag api` with one token per role.
 struct Api {
-    child: Child,
+    /// The process, killed with this.
+    _running: crate::support::RunningApi,
     address: String,
     national: String,
     west_mercia: String,
     public: String,
 }
 
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Api {
     fn start(sandbox: &Sandbox) -> Api {
-        let tokens = sandbox.dir.path().join("tokens.toml");
-        let tokens = tokens.to_str().unwrap();
-        let create = |role: &str| {
-            succeed(
-                sandbox
-                    .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens)])
-                    .args(["token", "create", "--role", role]),
-            )
-            .trim()
-            .to_owned()
-        };
         let (national, west_mercia, public) = (
-            create("national"),
-            create("force:west-mercia"),
-            create("public"),
+            sandbox.token("national"),
+            sandbox.token("force:west-mercia"),
+            sandbox.token("public"),
         );
-        let address = format!("127.0.0.1:{}", free_port());
-        let child = sandbox
-            .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens)])
-            .args(["api", "--listen", &address])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let api = Api {
-            child,
-            address,
+        let running = sandbox.spawn_api(&[], Stdio::null());
+        Api {
+            address: running.address.clone(),
+            _running: running,
             national,
             west_mercia,
             public,
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&api.address).is_ok() {
-                return api;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!("the API did not start");
     }
 
     fn get(&self, token: &str, path: &str) -> (u16, String) {
@@ -581,24 +550,17 @@ fn as_at_queries_and_revisions_explain_a_revised_cell() {
     )
     .trim()
     .to_owned();
-    let address = format!("127.0.0.1:{}", free_port());
-    let child =
-        crate::support::cyberflag(&[("CYBERFLAG_API_TOKENS_FILE", tokens), sandbox_vars[0]])
-            .args(["api", "--listen", &address])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+    let running = crate::support::spawn_api(
+        crate::support::cyberflag(&[("CYBERFLAG_API_TOKENS_FILE", tokens), sandbox_vars[0]]),
+        Stdio::null(),
+    );
     let api = Api {
-        child,
-        address,
+        address: running.address.clone(),
+        _running: running,
         national: token.clone(),
         west_mercia: String::new(),
         public: String::new(),
     };
-    while std::net::TcpStream::connect(&api.address).is_err() {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
     let cell = "from=2015-04-01&to=2016-03-31&force=west-mercia&cyber=true\
                 &offence_group=sexual-grooming,sexual-assault-and-activity-involving-a-child";
     let count = |as_at: &str| {

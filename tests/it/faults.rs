@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{
     Sandbox, crime_rows, free_port, police_uk_expected, police_uk_files, succeed, succeed_stderr,
+    terminate, wait_until,
 };
 use std::path::{Path, PathBuf};
 
@@ -208,15 +209,13 @@ fn a_broker_restarted_on_durable_storage_loses_nothing_and_producers_resume() {
         .spawn()
         .unwrap();
     let total = || -> u64 { sandbox.stats(&[]).values().sum() };
-    let deadline = Instant::now() + Duration::from_secs(60);
     let stored_before: u64 = police_uk_expected(before).values().sum();
-    while total() != stored_before {
-        assert!(
-            Instant::now() < deadline,
-            "ingest did not store the first files"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+        "ingest did not store the first files",
+        || total() == stored_before,
+    );
 
     broker.kill();
     let broker = crate::net::PrivateBroker::durable(port, &store);
@@ -229,37 +228,17 @@ fn a_broker_restarted_on_durable_storage_loses_nothing_and_producers_resume() {
         adapter.try_wait().unwrap().is_none(),
         "the adapter kept running across the restart"
     );
-    std::process::Command::new("kill")
-        .args(["-TERM", &adapter.id().to_string()])
-        .status()
-        .unwrap();
-    let output = adapter.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    terminate(adapter);
 
     let expected = police_uk_expected(&files[..4]);
     let expected_total: u64 = expected.values().sum();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while total() != expected_total {
-        assert!(
-            Instant::now() < deadline,
-            "ingest did not resume after the broker restart"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    std::process::Command::new("kill")
-        .args(["-TERM", &ingest.id().to_string()])
-        .status()
-        .unwrap();
-    let output = ingest.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    wait_until(
+        Duration::from_secs(120),
+        Duration::from_millis(500),
+        "ingest did not resume after the broker restart",
+        || total() == expected_total,
     );
+    terminate(ingest);
     crate::support::assert_counts(
         &sandbox.stats(&["--by", "force,month,category"]),
         &expected,
@@ -277,31 +256,16 @@ fn the_api_answers_504_while_its_store_is_stalled_and_recovers() {
     sandbox.migrate();
     let proxy = crate::net::StallingProxy::start("127.0.0.1:8123");
     let url = format!("http://{}", proxy.address());
-    let tokens = sandbox.dir.path().join("tokens.toml");
-    let tokens = tokens.to_str().unwrap();
-    let token = succeed(
-        sandbox
-            .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens)])
-            .args(["token", "create", "--role", "national"]),
-    )
-    .trim()
-    .to_owned();
-    let address = format!("127.0.0.1:{}", free_port());
-    let mut api = sandbox
-        .command(&[
-            ("CYBERFLAG_API_TOKENS_FILE", tokens),
+    let token = sandbox.token("national");
+    let api = sandbox.spawn_api(
+        &[
             ("CYBERFLAG_API_SNAPSHOT_SECS", "0"),
             ("CYBERFLAG_API_QUERY_TIMEOUT_SECS", "2"),
             ("CYBERFLAG_CLICKHOUSE_URL", url.as_str()),
-        ])
-        .args(["api", "--listen", &address])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(&address).is_err() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        ],
+        Stdio::null(),
+    );
+    let address = api.address.clone();
     let auth = format!("Bearer {token}");
     let ask = || {
         let asked = Instant::now();
@@ -320,8 +284,7 @@ fn the_api_answers_504_while_its_store_is_stalled_and_recovers() {
     let (health, _) = crate::support::http(&address, "GET", "/healthz", &[], b"");
     proxy.stall(false);
     let (after, after_body, _) = ask();
-    api.kill().unwrap();
-    api.wait().unwrap();
+    drop(api);
     assert_eq!(before, 200, "{body}");
     assert_eq!(during, 504, "{during_body}");
     assert!(

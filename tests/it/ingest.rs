@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{IngestTotals, Sandbox, police_uk_expected, police_uk_files, warehouse};
+use crate::support::{
+    IngestTotals, Sandbox, police_uk_expected, police_uk_files, terminate, wait_until, warehouse,
+};
 
 fn assert_balanced(totals: IngestTotals) {
     assert_eq!(
@@ -528,11 +530,12 @@ fn ingest_waits_out_a_clickhouse_outage_and_counts_exactly() {
         text.lines().nth(1).and_then(|l| l.trim().parse().ok())
     };
     let early_expected: u64 = police_uk_expected(early).values().sum();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while total(stats(&[])) != Some(early_expected) {
-        assert!(Instant::now() < deadline, "the first part was not stored");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+        "the first part was not stored",
+        || total(stats(&[])) == Some(early_expected),
+    );
 
     clickhouse.stop();
     sandbox.publish("city-of-london", "police-uk-street", late);
@@ -545,25 +548,14 @@ fn ingest_waits_out_a_clickhouse_outage_and_counts_exactly() {
 
     let expected = police_uk_expected(&city);
     let expected_total: u64 = expected.values().sum();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while total(stats(&[])) != Some(expected_total) {
-        assert!(
-            Instant::now() < deadline,
-            "ingest did not resume after the outage"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    // SIGTERM: flush, commit, exit 0.
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    wait_until(
+        Duration::from_secs(120),
+        Duration::from_millis(500),
+        "ingest did not resume after the outage",
+        || total(stats(&[])) == Some(expected_total),
     );
+    // SIGTERM: flush, commit, exit 0.
+    terminate(child);
     let text =
         String::from_utf8_lossy(&stats(&["--by", "force,month,category"]).stdout).into_owned();
     let actual = crate::support::parse_counts(&text);
@@ -597,11 +589,12 @@ fn ingest_rides_out_a_network_stall_to_clickhouse_and_counts_exactly() {
     // Statistics are read directly, not through the stalled path.
     let total = || -> u64 { sandbox.stats(&[]).values().sum() };
     let early_expected: u64 = police_uk_expected(early).values().sum();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while total() != early_expected {
-        assert!(Instant::now() < deadline, "the first part was not stored");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+        "the first part was not stored",
+        || total() == early_expected,
+    );
 
     proxy.stall(true);
     sandbox.publish("city-of-london", "police-uk-street", late);
@@ -615,21 +608,13 @@ fn ingest_rides_out_a_network_stall_to_clickhouse_and_counts_exactly() {
 
     let expected = police_uk_expected(&city);
     let expected_total: u64 = expected.values().sum();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while total() != expected_total {
-        assert!(
-            Instant::now() < deadline,
-            "ingest did not recover from the stall"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{log}");
+    wait_until(
+        Duration::from_secs(120),
+        Duration::from_millis(500),
+        "ingest did not recover from the stall",
+        || total() == expected_total,
+    );
+    let log = terminate(child);
     assert!(
         log.contains("insert failed; retrying the same rows"),
         "the stall was felt as a timed-out insert: {log}"

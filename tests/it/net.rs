@@ -188,17 +188,7 @@ impl TestCa {
         // A peer closing without close_notify is still a complete HTTP/1.1 "Connection: close"
         // response once the body is read.
         let _ = stream.read_to_end(&mut response);
-        let text = String::from_utf8_lossy(&response).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
+        crate::support::parse_http_response(&response)
     }
 }
 

@@ -59,30 +59,10 @@ fn no_secret_reaches_logs_errors_or_metrics() {
     );
 
     // The API: a token used, logs at debug level, and /metrics.
-    let tokens = sandbox.dir.path().join("tokens.toml");
-    let tokens = tokens.to_str().unwrap();
-    let token = succeed(
-        sandbox
-            .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens)])
-            .args(["token", "create", "--role", "national"]),
-    )
-    .trim()
-    .to_owned();
+    let token = sandbox.token("national");
     secrets.push(token.clone());
-    let address = format!("127.0.0.1:{}", free_port());
-    let mut api = sandbox
-        .command(&[
-            ("CYBERFLAG_API_TOKENS_FILE", tokens),
-            ("CYBERFLAG_LOG", "debug"),
-        ])
-        .args(["api", "--listen", &address])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(&address).is_err() {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let api = sandbox.spawn_api(&[("CYBERFLAG_LOG", "debug")], Stdio::piped());
+    let address = api.address.clone();
     let auth = format!("Bearer {token}");
     let (status, _) = http(
         &address,
@@ -101,8 +81,7 @@ fn no_secret_reaches_logs_errors_or_metrics() {
     );
     assert_eq!(status, 401);
     let (_, metrics) = http(&address, "GET", "/metrics", &[], b"");
-    api.kill().unwrap();
-    let api = api.wait_with_output().unwrap();
+    let api = api.stop();
 
     let outputs = [
         (
@@ -139,18 +118,8 @@ fn no_secret_reaches_logs_errors_or_metrics() {
 fn slow_clients_are_cut_off_and_honest_ones_served() {
     use std::io::{Read, Write};
     let sandbox = Sandbox::new("slowloris", 1);
-    let address = format!("127.0.0.1:{}", free_port());
-    let tokens = sandbox.dir.path().join("tokens.toml");
-    let mut api = sandbox
-        .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens.to_str().unwrap())])
-        .args(["api", "--listen", &address])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(&address).is_err() {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let api = sandbox.spawn_api(&[], Stdio::null());
+    let address = api.address.clone();
     let mut slow: Vec<std::net::TcpStream> = (0..64)
         .map(|_| {
             let mut stream = std::net::TcpStream::connect(&address).unwrap();
@@ -187,8 +156,7 @@ fn slow_clients_are_cut_off_and_honest_ones_served() {
         started.elapsed().as_secs() < 25,
         "cut off within the header timeout"
     );
-    api.kill().unwrap();
-    api.wait().unwrap();
+    drop(api);
 }
 
 /// The roles' ClickHouse users: the API reads as a user that cannot write, ingest writes as
@@ -232,40 +200,23 @@ fn the_api_cannot_write_and_ingest_cannot_drop_tables() {
     assert!(row_insert.is_err(), "the reader inserted a row");
 
     // The API runs as the reader.
-    let address = format!("127.0.0.1:{}", free_port());
-    let tokens = sandbox.dir.path().join("tokens.toml");
-    let tokens = tokens.to_str().unwrap();
-    let token = succeed(
-        sandbox
-            .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens)])
-            .args(["token", "create", "--role", "national"]),
-    )
-    .trim()
-    .to_owned();
-    let mut api = sandbox
-        .command(&[
-            ("CYBERFLAG_API_TOKENS_FILE", tokens),
+    let token = sandbox.token("national");
+    let api = sandbox.spawn_api(
+        &[
             ("CYBERFLAG_CLICKHOUSE_USER", "cyberflag_reader"),
             ("CYBERFLAG_API_SNAPSHOT_SECS", "0"),
-        ])
-        .args(["api", "--listen", &address])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(&address).is_err() {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+        ],
+        Stdio::null(),
+    );
     let auth = format!("Bearer {token}");
     let (status, body) = http(
-        &address,
+        &api.address,
         "GET",
         "/v1/stats?by=force",
         &[("Authorization", &auth)],
         b"",
     );
-    api.kill().unwrap();
-    api.wait().unwrap();
+    drop(api);
     assert_eq!(status, 200, "{body}");
 
     // Ingest stores as its user, which cannot drop the database.
@@ -297,40 +248,23 @@ fn the_api_serves_https_when_given_a_certificate() {
     let sandbox = Sandbox::new("https", 1);
     sandbox.migrate();
     let ca = crate::net::TestCa::new(sandbox.dir.path());
-    let tokens = sandbox.dir.path().join("tokens.toml");
-    let tokens = tokens.to_str().unwrap();
-    let token = succeed(
-        sandbox
-            .command(&[("CYBERFLAG_API_TOKENS_FILE", tokens)])
-            .args(["token", "create", "--role", "national"]),
-    )
-    .trim()
-    .to_owned();
-    let port = free_port();
-    let address = format!("127.0.0.1:{port}");
+    let token = sandbox.token("national");
     let (cert, key) = (ca.cert_pem.to_str().unwrap(), ca.key_pem.to_str().unwrap());
-    let mut api = sandbox
-        .command(&[
-            ("CYBERFLAG_API_TOKENS_FILE", tokens),
+    let api = sandbox.spawn_api(
+        &[
             ("CYBERFLAG_API_SNAPSHOT_SECS", "0"),
             ("CYBERFLAG_API_TLS_CERT_FILE", cert),
             ("CYBERFLAG_API_TLS_KEY_FILE", key),
-        ])
-        .args(["api", "--listen", &address])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(&address).is_err() {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+        ],
+        Stdio::null(),
+    );
+    let (port, address) = (api.port, api.address.clone());
     let healthz = ca.https(port, "/healthz", &[]);
     let auth = format!("Bearer {token}");
     let stats = ca.https(port, "/v1/stats?by=force", &[("Authorization", &auth)]);
     let unauthorised = ca.https(port, "/v1/stats?by=force", &[]);
     let plain = http(&address, "GET", "/healthz", &[], b"");
-    api.kill().unwrap();
-    api.wait().unwrap();
+    drop(api);
     assert_eq!(healthz, (200, "ok\n".to_owned()));
     assert_eq!(stats.0, 200, "{}", stats.1);
     assert_eq!(unauthorised.0, 401);
@@ -342,7 +276,7 @@ fn the_api_serves_https_when_given_a_certificate() {
     let other = crate::net::TestCa::new(&other_dir);
     let refused = sandbox
         .command(&[
-            ("CYBERFLAG_API_TOKENS_FILE", tokens),
+            ("CYBERFLAG_API_TOKENS_FILE", sandbox.tokens_file().as_str()),
             ("CYBERFLAG_API_TLS_CERT_FILE", cert),
             (
                 "CYBERFLAG_API_TLS_KEY_FILE",

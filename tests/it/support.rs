@@ -226,17 +226,7 @@ pub fn http(
     let _ = stream.write_all(body);
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    parse_http_response(&response)
 }
 
 /// A free loopback port.
@@ -418,4 +408,133 @@ pub fn crime_rows(files: &[PathBuf]) -> (usize, usize) {
         }
     }
     (rows, ids.len())
+}
+
+/// A running `cyberflag api` on a free loopback port; killed when dropped.
+pub struct RunningApi {
+    child: Option<std::process::Child>,
+    /// `127.0.0.1:<port>`.
+    pub address: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl RunningApi {
+    /// Kills the API and returns what it printed (when its output was piped).
+    pub fn stop(mut self) -> Output {
+        let mut child = self.child.take().expect("running until stopped");
+        let _ = child.kill();
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for RunningApi {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Sandbox {
+    /// This sandbox's API token file.
+    pub fn tokens_file(&self) -> String {
+        self.dir.path().join("tokens.toml").display().to_string()
+    }
+
+    /// A new API token for `role` in this sandbox's token file.
+    pub fn token(&self, role: &str) -> String {
+        let tokens = self.tokens_file();
+        succeed(
+            self.command(&[("CYBERFLAG_API_TOKENS_FILE", tokens.as_str())])
+                .args(["token", "create", "--role", role]),
+        )
+        .trim()
+        .to_owned()
+    }
+
+    /// Starts `cyberflag api` with this sandbox's token file and `extra` variables, its
+    /// standard error going to `stderr`, and waits until it listens.
+    pub fn spawn_api(&self, extra: &[(&str, &str)], stderr: std::process::Stdio) -> RunningApi {
+        let tokens = self.tokens_file();
+        let mut vars = vec![("CYBERFLAG_API_TOKENS_FILE", tokens.as_str())];
+        vars.extend_from_slice(extra);
+        spawn_api(self.command(&vars), stderr)
+    }
+}
+
+/// Runs `command` (a `cyberflag` command carrying its configuration) as `api` on a free
+/// loopback port, its standard error going to `stderr`, and waits until it listens.
+pub fn spawn_api(mut command: Command, stderr: std::process::Stdio) -> RunningApi {
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let mut child = command
+        .args(["api", "--listen", &address])
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(&address).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the API exited ({status}) before listening");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the API did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    RunningApi {
+        child: Some(child),
+        address,
+        port,
+    }
+}
+
+/// Waits until `done` holds, checking every `every`; fails naming `what` after `timeout`.
+pub fn wait_until(
+    timeout: std::time::Duration,
+    every: std::time::Duration,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(every);
+    }
+}
+
+/// SIGTERMs a long-running role, waits for it, asserts it exited 0, and returns its standard
+/// error.
+pub fn terminate(child: std::process::Child) -> String {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "exited {}: {stderr}",
+        output.status
+    );
+    stderr
+}
+
+/// Status code and body of a raw HTTP/1.1 response.
+pub fn parse_http_response(response: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
