@@ -27,6 +27,7 @@ const TANSU_VERSION: &str = "0.6.0";
 pub fn up(root: &Path, durable: bool) -> anyhow::Result<()> {
     let state = root.join(".stack");
     fs::create_dir_all(&state)?;
+    ensure_build_tools()?;
     start_clickhouse(&state)?;
     start_broker(&state, durable)?;
     let keyring = write_dev_keyring(&state)?;
@@ -117,6 +118,31 @@ fn apt_install(packages: &[&str], without_recommends: bool) -> anyhow::Result<()
     }
     args.extend_from_slice(packages);
     apt(&args)
+}
+
+/// Installs what building the workspace and tansu needs beyond cargo when it is missing: a C
+/// toolchain and make (librdkafka, libsql) and Perl with its core modules (the vendored
+/// OpenSSL's `Configure`; a minimal system has only `perl-base`).
+fn ensure_build_tools() -> anyhow::Result<()> {
+    let works = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    let present = works("cc", &["--version"])
+        && works("make", &["--version"])
+        && works(
+            "perl",
+            &["-MIPC::Cmd", "-MFindBin", "-MFile::Compare", "-e", "1"],
+        );
+    if present {
+        return Ok(());
+    }
+    eprintln!("installing the C toolchain, make and Perl from Debian (once)");
+    apt_install(&["build-essential", "perl"], true)
 }
 
 /// Installs Debian's Chromium for the dashboard test when it is missing.
