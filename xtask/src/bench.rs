@@ -250,7 +250,7 @@ pub fn bench(root: &Path, records: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
+fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
