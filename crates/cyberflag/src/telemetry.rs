@@ -120,6 +120,24 @@ impl Reporter for Lines {
     }
 }
 
+/// Installs the process's Prometheus recorder and keeps it bounded: histogram samples are
+/// drained into their summaries every five seconds, scraped or not (without this upkeep they
+/// pile up between scrapes, without limit when nobody scrapes). Needs the tokio runtime.
+pub fn install_recorder() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
+
 /// Serves Prometheus metrics (`/metrics`) and a liveness probe (`/healthz`) on `listen`; an
 /// empty address disables both. Binds before returning, so a taken port fails at start-up.
 pub fn serve_metrics(listen: &str) -> anyhow::Result<()> {
@@ -129,9 +147,7 @@ pub fn serve_metrics(listen: &str) -> anyhow::Result<()> {
     let address: std::net::SocketAddr = listen
         .parse()
         .with_context(|| format!("metrics.listen {listen:?}"))?;
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .context("installing the metrics recorder")?;
+    let handle = install_recorder()?;
     let listener = std::net::TcpListener::bind(address)
         .with_context(|| format!("serving metrics on {listen}"))?;
     listener.set_nonblocking(true)?;

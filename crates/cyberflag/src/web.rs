@@ -15,9 +15,7 @@ pub async fn serve(args: ApiArgs, config: &Config) -> anyhow::Result<()> {
         .parse()
         .with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:8080"))?;
     let tokens = api::access::TokenStore::open(Path::new(&config.api.tokens_file))?;
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .context("installing the metrics recorder")?;
+    let handle = telemetry::install_recorder()?;
     let state = Arc::new(api::server::ApiState {
         warehouse: warehouse::Warehouse::new(&config.warehouse()),
         tokens,
