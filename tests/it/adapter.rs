@@ -356,7 +356,11 @@ fn a_watched_directory_publishes_each_settled_file_once() {
             "--once",
         ]))
     };
-    run();
+    let first = run();
+    assert!(
+        first.contains("not a regular file; skipped") && first.contains("link.csv"),
+        "the skipped link is named: {first}"
+    );
     let (two, _) = crime_rows(&files[..2]);
     assert_eq!(sandbox.raw_messages().len(), two);
     std::fs::copy(&files[2], spool.join(files[2].file_name().unwrap())).unwrap();

@@ -4,8 +4,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Sandbox, crime_rows, free_port, police_uk_expected, police_uk_files, succeed, succeed_stderr,
-    terminate, wait_until,
+    Guarded, Sandbox, crime_rows, free_port, police_uk_expected, police_uk_files, succeed,
+    succeed_stderr, terminate, wait_until,
 };
 use std::path::{Path, PathBuf};
 
@@ -29,13 +29,14 @@ impl FullDisk {
             status.success(),
             "cannot mount a tmpfs (this test needs root)"
         );
-        for dir in dirs {
-            std::fs::create_dir_all(mount.join(dir)).unwrap();
-        }
+        // From here on, dropping `disk` unmounts, whatever fails next.
         let disk = Self {
             mount: mount.to_owned(),
             filler: mount.join("filler"),
         };
+        for dir in dirs {
+            std::fs::create_dir_all(mount.join(dir)).unwrap();
+        }
         disk.fill();
         disk
     }
@@ -59,9 +60,16 @@ impl FullDisk {
 
 impl Drop for FullDisk {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
+        let unmounted = std::process::Command::new("umount")
             .arg(&self.mount)
-            .status();
+            .status()
+            .is_ok_and(|status| status.success());
+        if !unmounted {
+            eprintln!(
+                "could not unmount the test tmpfs at {}",
+                self.mount.display()
+            );
+        }
     }
 }
 
@@ -173,13 +181,15 @@ fn a_broker_restarted_on_durable_storage_loses_nothing_and_producers_resume() {
         ),
     )
     .unwrap();
-    let mut adapter = sandbox
-        .command(&private)
-        .args(["adapter", "--profile", profile.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut adapter = Guarded::new(
+        sandbox
+            .command(&private)
+            .args(["adapter", "--profile", profile.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let files = police_uk_files("city-of-london");
     let (before, after) = (&files[..2], &files[2..4]);
     let wait_for = |count: usize, what: &str| {
@@ -201,13 +211,15 @@ fn a_broker_restarted_on_durable_storage_loses_nothing_and_producers_resume() {
     }
     wait_for(crime_rows(before).0, "before the restart");
     // A long-running ingest too, which must find its group again after the restart.
-    let ingest = sandbox
-        .command(&private)
-        .arg("ingest")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let ingest = Guarded::new(
+        sandbox
+            .command(&private)
+            .arg("ingest")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let total = || -> u64 { sandbox.stats(&[]).values().sum() };
     let stored_before: u64 = police_uk_expected(before).values().sum();
     wait_until(
@@ -225,10 +237,10 @@ fn a_broker_restarted_on_durable_storage_loses_nothing_and_producers_resume() {
     }
     wait_for(crime_rows(&files[..4]).0, "published after the restart");
     assert!(
-        adapter.try_wait().unwrap().is_none(),
+        adapter.try_wait().is_none(),
         "the adapter kept running across the restart"
     );
-    terminate(adapter);
+    terminate(adapter.into_inner());
 
     let expected = police_uk_expected(&files[..4]);
     let expected_total: u64 = expected.values().sum();
@@ -238,7 +250,7 @@ fn a_broker_restarted_on_durable_storage_loses_nothing_and_producers_resume() {
         "ingest did not resume after the broker restart",
         || total() == expected_total,
     );
-    terminate(ingest);
+    terminate(ingest.into_inner());
     crate::support::assert_counts(
         &sandbox.stats(&["--by", "force,month,category"]),
         &expected,

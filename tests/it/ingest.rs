@@ -5,7 +5,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    IngestTotals, Sandbox, police_uk_expected, police_uk_files, terminate, wait_until, warehouse,
+    Guarded, IngestTotals, Sandbox, police_uk_expected, police_uk_files, terminate, wait_until,
+    warehouse,
 };
 
 fn assert_balanced(totals: IngestTotals) {
@@ -181,16 +182,21 @@ fn rejected_messages_reach_the_dead_letter_topic_with_reason_position_and_bytes(
             dead_lettered: 6
         }
     );
-    // Each message of bad provenance leaves one audit line naming the key and the reason.
+    // Each message of bad provenance leaves one audit line naming the reason, the key, the
+    // detail and the message's position.
     let audit: Vec<&str> = log.lines().filter(|l| l.contains(" audit:")).collect();
     assert_eq!(audit.len(), 2, "{log}");
     for reason in ["force-mismatch", "bad-signature"] {
+        let named = |line: &&str| {
+            line.contains(&format!("reason=\"{reason}\""))
+                && line.contains("key_id=\"west-mercia-test\"")
+                && line.contains("detail=\"")
+                && line.contains(&format!("topic={}", sandbox.raw_topic))
+                && line.contains("partition=")
+                && line.contains("offset=")
+        };
         assert!(
-            audit
-                .iter()
-                .any(|line| line.contains(&format!("reason=\"{reason}\""))
-                    && line.contains("key_id=west-mercia-test")
-                    && line.contains(&sandbox.raw_topic)),
+            audit.iter().any(named),
             "no audit line for {reason}: {audit:?}"
         );
     }
@@ -513,13 +519,15 @@ fn ingest_waits_out_a_clickhouse_outage_and_counts_exactly() {
     let (early, late) = city.split_at(12);
     sandbox.publish("city-of-london", "police-uk-street", early);
 
-    let mut child = sandbox
-        .command(&private)
-        .arg("ingest")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Guarded::new(
+        sandbox
+            .command(&private)
+            .arg("ingest")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let stats = |extra: &[&str]| {
         let mut command = sandbox.command(&private);
         command.args(["stats", "--format", "csv"]).args(extra);
@@ -541,7 +549,7 @@ fn ingest_waits_out_a_clickhouse_outage_and_counts_exactly() {
     sandbox.publish("city-of-london", "police-uk-street", late);
     std::thread::sleep(Duration::from_secs(30));
     assert!(
-        child.try_wait().unwrap().is_none(),
+        child.try_wait().is_none(),
         "ingest must wait, not exit, while ClickHouse is down"
     );
     clickhouse.resume();
@@ -555,7 +563,7 @@ fn ingest_waits_out_a_clickhouse_outage_and_counts_exactly() {
         || total(stats(&[])) == Some(expected_total),
     );
     // SIGTERM: flush, commit, exit 0.
-    terminate(child);
+    terminate(child.into_inner());
     let text =
         String::from_utf8_lossy(&stats(&["--by", "force,month,category"]).stdout).into_owned();
     let actual = crate::support::parse_counts(&text);
@@ -575,17 +583,19 @@ fn ingest_rides_out_a_network_stall_to_clickhouse_and_counts_exactly() {
     let city = police_uk_files("city-of-london");
     let (early, late) = city.split_at(12);
     sandbox.publish("city-of-london", "police-uk-street", early);
-    let mut child = sandbox
-        .command(&[
-            ("CYBERFLAG_CLICKHOUSE_URL", url.as_str()),
-            ("CYBERFLAG_CLICKHOUSE_INSERT_TIMEOUT_SECS", "3"),
-            ("CYBERFLAG_INGEST_BATCH_ROWS", "2000"),
-        ])
-        .arg("ingest")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Guarded::new(
+        sandbox
+            .command(&[
+                ("CYBERFLAG_CLICKHOUSE_URL", url.as_str()),
+                ("CYBERFLAG_CLICKHOUSE_INSERT_TIMEOUT_SECS", "3"),
+                ("CYBERFLAG_INGEST_BATCH_ROWS", "2000"),
+            ])
+            .arg("ingest")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // Statistics are read directly, not through the stalled path.
     let total = || -> u64 { sandbox.stats(&[]).values().sum() };
     let early_expected: u64 = police_uk_expected(early).values().sum();
@@ -600,7 +610,7 @@ fn ingest_rides_out_a_network_stall_to_clickhouse_and_counts_exactly() {
     sandbox.publish("city-of-london", "police-uk-street", late);
     std::thread::sleep(Duration::from_secs(25));
     assert!(
-        child.try_wait().unwrap().is_none(),
+        child.try_wait().is_none(),
         "ingest must wait, not exit, while the network is stalled"
     );
     assert_eq!(total(), early_expected, "nothing passed the stall");
@@ -614,9 +624,12 @@ fn ingest_rides_out_a_network_stall_to_clickhouse_and_counts_exactly() {
         "ingest did not recover from the stall",
         || total() == expected_total,
     );
-    let log = terminate(child);
+    let log = terminate(child.into_inner());
     assert!(
-        log.contains("insert failed; retrying the same rows"),
+        log.lines().any(
+            |line| line.contains("insert failed; retrying the same rows")
+                && line.contains("timeout expired")
+        ),
         "the stall was felt as a timed-out insert: {log}"
     );
     crate::support::assert_counts(

@@ -192,15 +192,17 @@ impl TestCa {
     }
 }
 
-/// Terminates TLS on `port` with the test CA's server certificate and forwards the plaintext
-/// to `target`: a TLS listener in front of a broker that has none of its own.
+/// Terminates TLS on a loopback port of its own with the test CA's server certificate and
+/// forwards the plaintext to `target`: a TLS listener in front of a broker that has none.
 pub struct TlsTerminator {
+    /// The TLS port.
+    pub port: u16,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl TlsTerminator {
-    /// Starts terminating on `port` (which must be free) and forwarding to `target`.
-    pub fn start(ca: &TestCa, port: u16, target: &str) -> Self {
+    /// Starts listening (on a port the system picks) and forwarding to `target`.
+    pub fn start(ca: &TestCa, target: &str) -> Self {
         use rustls::pki_types::pem::PemObject;
         let chain = rustls::pki_types::CertificateDer::pem_file_iter(&ca.cert_pem)
             .unwrap()
@@ -222,8 +224,9 @@ impl TlsTerminator {
             .build()
             .unwrap();
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
             .unwrap();
+        let port = listener.local_addr().unwrap().port();
         let target = target.to_owned();
         runtime.spawn(async move {
             loop {
@@ -243,6 +246,7 @@ impl TlsTerminator {
             }
         });
         Self {
+            port,
             runtime: Some(runtime),
         }
     }
@@ -259,6 +263,7 @@ impl Drop for TlsTerminator {
 /// A broker of this test's own (Tansu), killed on drop.
 pub struct PrivateBroker {
     child: std::process::Child,
+    log: PathBuf,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -267,19 +272,19 @@ impl PrivateBroker {
     /// (`host:port`), and waits until it listens.
     pub fn start(port: u16, advertised: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let child = spawn_tansu(port, advertised, "memory://tansu/", dir.path());
-        Self {
-            child,
-            _dir: Some(dir),
-        }
+        let mut broker = Self::spawn(port, advertised, "memory://tansu/", dir.path());
+        broker._dir = Some(dir);
+        broker.wait_until_listening(port);
+        broker
     }
 
     /// Starts Tansu on `127.0.0.1:port` storing in SQLite in `dir`: a broker restarted on the
     /// same `dir` has everything it acknowledged before.
     pub fn durable(port: u16, dir: &Path) -> Self {
         // Tansu resolves the path against its working directory.
-        let child = spawn_tansu(port, &format!("127.0.0.1:{port}"), "sqlite://tansu.db", dir);
-        Self { child, _dir: None }
+        let mut broker = Self::spawn(port, &format!("127.0.0.1:{port}"), "sqlite://tansu.db", dir);
+        broker.wait_until_listening(port);
+        broker
     }
 
     /// SIGKILLs the broker: no shutdown, no flush.
@@ -287,43 +292,58 @@ impl PrivateBroker {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
-}
 
-fn spawn_tansu(port: u16, advertised: &str, storage: &str, dir: &Path) -> std::process::Child {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    let tansu = cache.join("cyberflag/tansu-0.6.0/bin/tansu");
-    assert!(
-        tansu.is_file(),
-        "{} is missing: `cargo xtask stack up` builds it",
-        tansu.display()
-    );
-    let child = std::process::Command::new(tansu)
-        .args([
-            "broker",
-            "--listener-url",
-            &format!("tcp://127.0.0.1:{port}"),
-            "--advertised-listener-url",
-            &format!("tcp://{advertised}"),
-            "--storage-engine",
-            storage,
-        ])
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    fn spawn(port: u16, advertised: &str, storage: &str, dir: &Path) -> Self {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        let tansu = cache.join("cyberflag/tansu-0.6.0/bin/tansu");
         assert!(
-            Instant::now() < deadline,
-            "the private broker did not listen"
+            tansu.is_file(),
+            "{} is missing: `cargo xtask stack up` builds it",
+            tansu.display()
         );
-        std::thread::sleep(Duration::from_millis(100));
+        let log = dir.join(format!("tansu-{port}.log"));
+        let child = std::process::Command::new(tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &format!("tcp://127.0.0.1:{port}"),
+                "--advertised-listener-url",
+                &format!("tcp://{advertised}"),
+                "--storage-engine",
+                storage,
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            log,
+            _dir: None,
+        }
     }
-    child
+
+    /// Waits until the broker accepts connections; fails with its log if it exits first or
+    /// takes longer than 30 s (and, dropped on the way out, is killed).
+    fn wait_until_listening(&mut self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let log = || std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the private broker exited ({status}):\n{}", log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the private broker did not listen on {port}:\n{}",
+                log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for PrivateBroker {

@@ -58,6 +58,32 @@ fn no_secret_reaches_logs_errors_or_metrics() {
             .args(["config", "show"]),
     );
 
+    // Broker credentials (SASL password, TLS key password) in configuration, and a connection
+    // attempt with them that fails, at debug level.
+    let (sasl_password, key_password) = ("sasl-Qw93-never-print-me", "key-Rt72-never-print-me");
+    secrets.extend([sasl_password.to_owned(), key_password.to_owned()]);
+    let broker_credentials = [
+        ("CYBERFLAG_KAFKA_SECURITY_PROTOCOL", "sasl_ssl"),
+        ("CYBERFLAG_KAFKA_SASL_USERNAME", "cyberflag-ingest"),
+        ("CYBERFLAG_KAFKA_SASL_PASSWORD", sasl_password),
+        ("CYBERFLAG_KAFKA_SSL_KEY_PASSWORD", key_password),
+        ("CYBERFLAG_LOG", "debug"),
+    ];
+    let credentials_shown = succeed(
+        sandbox
+            .command(&broker_credentials)
+            .args(["config", "show"]),
+    );
+    let failed_connection = sandbox
+        .command(&broker_credentials)
+        .args(["topics", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        !failed_connection.status.success(),
+        "SASL over TLS to a plaintext broker fails"
+    );
+
     // The API: a token used, logs at debug level, and /metrics.
     let token = sandbox.token("national");
     secrets.push(token.clone());
@@ -97,6 +123,11 @@ fn no_secret_reaches_logs_errors_or_metrics() {
             String::from_utf8_lossy(&refused.stderr).into_owned(),
         ),
         ("config show", shown),
+        ("config show with broker credentials", credentials_shown),
+        (
+            "a failed SASL connection",
+            String::from_utf8_lossy(&failed_connection.stderr).into_owned(),
+        ),
         ("api log", String::from_utf8_lossy(&api.stderr).into_owned()),
         ("api /metrics", metrics),
     ];
@@ -288,7 +319,10 @@ fn the_api_serves_https_when_given_a_certificate() {
         .unwrap();
     let error = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
-    assert!(error.contains(cert), "{error}");
+    assert!(
+        error.contains(cert) && error.contains(other.key_pem.to_str().unwrap()),
+        "{error}"
+    );
     sandbox.drop_database();
 }
 
@@ -311,17 +345,19 @@ fn the_push_endpoint_serves_https_when_given_a_certificate() {
         ),
     )
     .unwrap();
-    let mut adapter = sandbox
-        .command(&[])
-        .env("IT_PUSH_TOKEN", "t0ken-for-tls")
-        .args(["adapter", "--profile", profile.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut adapter = crate::support::Guarded::new(
+        sandbox
+            .command(&[])
+            .env("IT_PUSH_TOKEN", "t0ken-for-tls")
+            .args(["adapter", "--profile", profile.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let address = format!("127.0.0.1:{port}");
     while std::net::TcpStream::connect(&address).is_err() {
-        assert!(adapter.try_wait().unwrap().is_none(), "the adapter exited");
+        assert!(adapter.try_wait().is_none(), "the adapter exited");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let body = concat!(
@@ -333,8 +369,7 @@ fn the_push_endpoint_serves_https_when_given_a_certificate() {
     let auth = [("Authorization", "Bearer t0ken-for-tls")];
     let pushed = ca.https_request(port, "POST", "/v1/records", &auth, body.as_bytes());
     let plain = http(&address, "POST", "/v1/records", &auth, body.as_bytes());
-    adapter.kill().unwrap();
-    adapter.wait().unwrap();
+    drop(adapter);
     assert_eq!(pushed.0, 200, "{}", pushed.1);
     assert_eq!(plain.0, 0, "plain HTTP got an HTTP answer: {plain:?}");
     assert_eq!(sandbox.raw_messages().len(), 2);
@@ -348,9 +383,10 @@ fn records_travel_over_tls_to_the_broker() {
     sandbox.migrate();
     let ca = crate::net::TestCa::new(sandbox.dir.path());
     // A private broker that tells clients to come back through the TLS port.
-    let (plain_port, tls_port) = (free_port(), free_port());
+    let plain_port = free_port();
+    let tls = crate::net::TlsTerminator::start(&ca, &format!("127.0.0.1:{plain_port}"));
+    let tls_port = tls.port;
     let _broker = crate::net::PrivateBroker::start(plain_port, &format!("localhost:{tls_port}"));
-    let _tls = crate::net::TlsTerminator::start(&ca, tls_port, &format!("127.0.0.1:{plain_port}"));
     let brokers = format!("localhost:{tls_port}");
     let over_tls = [
         ("CYBERFLAG_KAFKA_BROKERS", brokers.as_str()),

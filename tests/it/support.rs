@@ -538,3 +538,33 @@ pub fn parse_http_response(response: &[u8]) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// A child process that is killed and reaped when dropped, so a failing test leaves nothing
+/// running.
+pub struct Guarded(Option<std::process::Child>);
+
+impl Guarded {
+    /// Guards `child`.
+    pub fn new(child: std::process::Child) -> Self {
+        Self(Some(child))
+    }
+
+    /// Whether the child has exited, and how.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.0.as_mut().and_then(|child| child.try_wait().unwrap())
+    }
+
+    /// The child, no longer guarded (to wait for it or terminate it).
+    pub fn into_inner(mut self) -> std::process::Child {
+        self.0.take().expect("guarded until taken")
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -39,7 +39,6 @@ enum Task {
         #[arg(long, default_value_t = 500_000)]
         records: u64,
     },
-    /// Measure API latency with years of national records loaded (BENCHMARKS.md).
     /// Run the pipeline at a steady load, recording memory and lag every minute (RELIABILITY.md).
     Soak {
         /// Minutes of load (the first five are warm-up).
@@ -49,6 +48,7 @@ enum Task {
         #[arg(long, default_value_t = 200)]
         rate: u64,
     },
+    /// Measure API latency with years of national records loaded (BENCHMARKS.md).
     BenchApi {
         /// Years of records.
         #[arg(long, default_value_t = 10)]

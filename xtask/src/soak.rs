@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -106,9 +106,14 @@ pub fn soak(root: &Path, minutes: u64, rate: u64) -> anyhow::Result<()> {
             bail!("cyberflag {} failed ({status})", args.join(" "));
         }
     }
-    let token = command(&["token", "create", "--role", "national"], None)
-        .stderr(Stdio::null())
-        .output()?;
+    let token = command(&["token", "create", "--role", "national"], None).output()?;
+    if !token.status.success() {
+        bail!(
+            "cyberflag token create failed ({}): {}",
+            token.status,
+            String::from_utf8_lossy(&token.stderr)
+        );
+    }
     let token = String::from_utf8(token.stdout)?.trim().to_owned();
 
     let profile = dir.join("metropolitan-push.toml");
@@ -210,9 +215,14 @@ pub fn soak(root: &Path, minutes: u64, rate: u64) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_secs(1));
         stored = stored_versions(&database)?;
     }
-    let national = command(&["stats", "--format", "csv"], None)
-        .stderr(Stdio::null())
-        .output()?;
+    let national = command(&["stats", "--format", "csv"], None).output()?;
+    if !national.status.success() {
+        bail!(
+            "cyberflag stats failed ({}): {}",
+            national.status,
+            String::from_utf8_lossy(&national.stderr)
+        );
+    }
     let national: u64 = String::from_utf8(national.stdout)?
         .lines()
         .nth(1)

@@ -190,8 +190,9 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
         let reporter = telemetry::progress_reporter();
         tasks.spawn(async move {
             let mut summary = Summary::default();
+            let mut skipped = std::collections::HashSet::new();
             loop {
-                for file in scan(&dir, &extensions, settle)? {
+                for file in scan(&dir, &extensions, settle, &mut skipped)? {
                     publishing
                         .publish_file(&file, &mut checkpoints, options, &mut summary, &*reporter)
                         .await?;
@@ -223,7 +224,13 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
 }
 
 /// Export files in `dir` with one of `extensions`, unmodified for `settle`, in name order.
-fn scan(dir: &Path, extensions: &[String], settle: Duration) -> anyhow::Result<Vec<PathBuf>> {
+/// Entries that are not regular files are skipped, with one warning per path in `skipped`.
+fn scan(
+    dir: &Path,
+    extensions: &[String],
+    settle: Duration,
+    skipped: &mut std::collections::HashSet<PathBuf>,
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let entries = std::fs::read_dir(dir).with_context(|| format!("watching {}", dir.display()))?;
     for entry in entries {
@@ -241,7 +248,7 @@ fn scan(dir: &Path, extensions: &[String], settle: Duration) -> anyhow::Result<V
             .is_some_and(|age| age >= settle);
         // `DirEntry::metadata` does not follow links: a symbolic link (which could point at any
         // file this process may read) or a device is never published.
-        if wanted && !metadata.is_file() && !metadata.is_dir() {
+        if wanted && !metadata.is_file() && !metadata.is_dir() && skipped.insert(path.clone()) {
             tracing::warn!(path = %path.display(), "not a regular file; skipped");
         }
         if metadata.is_file() && wanted && settled {

@@ -300,6 +300,8 @@ pub struct ClickHouseConfig {
     pub cluster: String,
     /// Seconds an insert may take to send its rows, and again to be acknowledged, before it is
     /// retried (a stalled network otherwise holds it until the kernel drops the connection).
+    /// An insert stamps its rows when it starts, so twice this must stay below
+    /// `api.snapshot_margin_secs`, or a slow insert could land behind a snapshot's cut.
     pub insert_timeout_secs: u64,
 }
 
@@ -311,7 +313,7 @@ impl Default for ClickHouseConfig {
             user: "default".into(),
             password: String::new(),
             cluster: String::new(),
-            insert_timeout_secs: 120,
+            insert_timeout_secs: 30,
         }
     }
 }
@@ -584,6 +586,53 @@ impl Config {
             return Err(ConfigError::Value {
                 key: "clickhouse.insert_timeout_secs",
                 message: "must be at least 1".into(),
+            });
+        }
+        if 2 * self.clickhouse.insert_timeout_secs >= self.api.snapshot_margin_secs {
+            return Err(ConfigError::Value {
+                key: "clickhouse.insert_timeout_secs",
+                message: format!(
+                    "an insert can be in flight for twice this ({} s), which must stay below \
+                     api.snapshot_margin_secs ({} s): rows stamped before a snapshot's cut \
+                     must have landed when it is built",
+                    2 * self.clickhouse.insert_timeout_secs,
+                    self.api.snapshot_margin_secs
+                ),
+            });
+        }
+        let tls_set = [
+            ("kafka.ssl_ca_location", &kafka.ssl_ca_location),
+            (
+                "kafka.ssl_certificate_location",
+                &kafka.ssl_certificate_location,
+            ),
+            ("kafka.ssl_key_location", &kafka.ssl_key_location),
+            ("kafka.ssl_key_password", &kafka.ssl_key_password),
+        ]
+        .into_iter()
+        .find(|(_, value)| !value.is_empty());
+        if let Some((key, _)) = tls_set
+            && !kafka.security_protocol.ends_with("ssl")
+        {
+            return Err(ConfigError::Value {
+                key,
+                message: format!(
+                    "is set but kafka.security_protocol is {}: the brokers would be reached \
+                     without TLS; set it to ssl or sasl_ssl, or remove the TLS settings",
+                    kafka.security_protocol
+                ),
+            });
+        }
+        if !kafka.security_protocol.starts_with("sasl_")
+            && (!kafka.sasl_username.is_empty() || !kafka.sasl_password.is_empty())
+        {
+            return Err(ConfigError::Value {
+                key: "kafka.sasl_username",
+                message: format!(
+                    "SASL credentials are set but kafka.security_protocol is {}; set it to \
+                     sasl_ssl (or sasl_plaintext), or remove them",
+                    kafka.security_protocol
+                ),
             });
         }
         if !matches!(
@@ -973,6 +1022,23 @@ mod tests {
                 "CYBERFLAG_CLICKHOUSE_INSERT_TIMEOUT_SECS",
                 "0",
                 "clickhouse.insert_timeout_secs",
+            ),
+            // Twice the insert timeout reaches the snapshot margin (120 s).
+            (
+                "CYBERFLAG_CLICKHOUSE_INSERT_TIMEOUT_SECS",
+                "60",
+                "api.snapshot_margin_secs",
+            ),
+            // TLS or SASL settings the protocol would silently ignore.
+            (
+                "CYBERFLAG_KAFKA_SSL_CA_LOCATION",
+                "/etc/ca.pem",
+                "kafka.ssl_ca_location",
+            ),
+            (
+                "CYBERFLAG_KAFKA_SASL_PASSWORD",
+                "secret",
+                "kafka.sasl_username",
             ),
         ];
         for (var, value, key) in cases {

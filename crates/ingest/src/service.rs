@@ -352,6 +352,8 @@ fn accept(
         Err(rejection) => {
             if matches!(rejection.code, "bad-signature" | "force-mismatch") {
                 // Audit trail: someone published records a force's key did not sign.
+                // The key id and the detail come from the sender: logged as Debug (quoted,
+                // control characters escaped) so they cannot forge a log line.
                 let key_id: String = message
                     .header(wire::HEADER_KEY_ID)
                     .map(|id| String::from_utf8_lossy(id).chars().take(64).collect())
@@ -359,8 +361,8 @@ fn accept(
                 tracing::warn!(
                     target: "audit",
                     reason = rejection.code,
-                    key_id = %key_id,
-                    detail = %rejection.message,
+                    key_id = ?key_id,
+                    detail = ?rejection.message,
                     topic = %message.topic,
                     partition = message.partition,
                     offset = message.offset,
