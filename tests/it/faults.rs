@@ -86,17 +86,7 @@ fn a_full_disk_stops_the_adapter_cleanly_and_ingest_keeps_storing() {
     let state = state.to_str().unwrap();
     let files = police_uk_files("city-of-london");
     let adapter = |extra: &[(&str, &str)]| {
-        let mut command = sandbox.command(extra);
-        command
-            .args([
-                "adapter",
-                "--force",
-                "city-of-london",
-                "--dialect",
-                "police-uk-street",
-            ])
-            .args(&files);
-        command
+        sandbox.adapter(extra, "city-of-london", "police-uk-street", &files)
     };
     let settings = [
         ("CYBERFLAG_ADAPTER_STATE_DIR", state),
@@ -211,15 +201,7 @@ fn a_broker_restarted_on_durable_storage_loses_nothing_and_producers_resume() {
     }
     wait_for(crime_rows(before).0, "before the restart");
     // A long-running ingest too, which must find its group again after the restart.
-    let ingest = Guarded::new(
-        sandbox
-            .command(&private)
-            .arg("ingest")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let ingest = sandbox.run_ingest(&private);
     let total = || -> u64 { sandbox.stats(&[]).values().sum() };
     let stored_before: u64 = police_uk_expected(before).values().sum();
     wait_until(

@@ -5,8 +5,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Guarded, IngestTotals, Sandbox, police_uk_expected, police_uk_files, terminate, wait_until,
-    warehouse,
+    IngestTotals, Sandbox, police_uk_expected, police_uk_files, terminate, wait_until, warehouse,
 };
 
 fn assert_balanced(totals: IngestTotals) {
@@ -519,15 +518,7 @@ fn ingest_waits_out_a_clickhouse_outage_and_counts_exactly() {
     let (early, late) = city.split_at(12);
     sandbox.publish("city-of-london", "police-uk-street", early);
 
-    let mut child = Guarded::new(
-        sandbox
-            .command(&private)
-            .arg("ingest")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = sandbox.run_ingest(&private);
     let stats = |extra: &[&str]| {
         let mut command = sandbox.command(&private);
         command.args(["stats", "--format", "csv"]).args(extra);
@@ -583,19 +574,11 @@ fn ingest_rides_out_a_network_stall_to_clickhouse_and_counts_exactly() {
     let city = police_uk_files("city-of-london");
     let (early, late) = city.split_at(12);
     sandbox.publish("city-of-london", "police-uk-street", early);
-    let mut child = Guarded::new(
-        sandbox
-            .command(&[
-                ("CYBERFLAG_CLICKHOUSE_URL", url.as_str()),
-                ("CYBERFLAG_CLICKHOUSE_INSERT_TIMEOUT_SECS", "3"),
-                ("CYBERFLAG_INGEST_BATCH_ROWS", "2000"),
-            ])
-            .arg("ingest")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = sandbox.run_ingest(&[
+        ("CYBERFLAG_CLICKHOUSE_URL", url.as_str()),
+        ("CYBERFLAG_CLICKHOUSE_INSERT_TIMEOUT_SECS", "3"),
+        ("CYBERFLAG_INGEST_BATCH_ROWS", "2000"),
+    ]);
     // Statistics are read directly, not through the stalled path.
     let total = || -> u64 { sandbox.stats(&[]).values().sum() };
     let early_expected: u64 = police_uk_expected(early).values().sum();

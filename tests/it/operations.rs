@@ -20,20 +20,15 @@ fn dlq_replay_reingests_fixed_records_and_the_counts_become_exact() {
     );
     let adapter_keyring = sandbox.dir.path().join("adapter-keyring.toml");
     std::fs::write(&adapter_keyring, &new_key).unwrap();
-    let mut command = sandbox.command(&[(
-        "CYBERFLAG_SECURITY_KEYRING",
-        adapter_keyring.to_str().unwrap(),
-    )]);
-    command
-        .args([
-            "adapter",
-            "--force",
-            "city-of-london",
-            "--dialect",
-            "police-uk-street",
-        ])
-        .args(&files);
-    crate::support::succeed_stderr(&mut command);
+    crate::support::succeed_stderr(&mut sandbox.adapter(
+        &[(
+            "CYBERFLAG_SECURITY_KEYRING",
+            adapter_keyring.to_str().unwrap(),
+        )],
+        "city-of-london",
+        "police-uk-street",
+        &files,
+    ));
     let first = sandbox.ingest_until_idle(&[]);
     assert_eq!(first.stored, 0, "{first:?}");
     assert_eq!(first.dead_lettered, first.received);

@@ -21,17 +21,10 @@ fn no_secret_reaches_logs_errors_or_metrics() {
 
     // The adapter and ingest, at debug level.
     let files = police_uk_files("city-of-london");
-    let mut adapter = sandbox.command(&debug);
-    adapter
-        .args([
-            "adapter",
-            "--force",
-            "city-of-london",
-            "--dialect",
-            "police-uk-street",
-        ])
-        .args(&files[..2]);
-    let adapter = adapter.output().unwrap();
+    let adapter = sandbox
+        .adapter(&debug, "city-of-london", "police-uk-street", &files[..2])
+        .output()
+        .unwrap();
     assert!(adapter.status.success());
     let ingest = sandbox
         .command(&debug)
@@ -400,18 +393,12 @@ fn records_travel_over_tls_to_the_broker() {
     succeed(sandbox.command(&over_tls).args(["topics", "create"]));
     let files = police_uk_files("city-of-london");
     let files = &files[..6];
-    crate::support::succeed_stderr(
-        sandbox
-            .command(&over_tls)
-            .args([
-                "adapter",
-                "--force",
-                "city-of-london",
-                "--dialect",
-                "police-uk-street",
-            ])
-            .args(files),
-    );
+    crate::support::succeed_stderr(&mut sandbox.adapter(
+        &over_tls,
+        "city-of-london",
+        "police-uk-street",
+        files,
+    ));
     let totals = crate::support::IngestTotals::parse(&crate::support::succeed_stderr(
         sandbox
             .command(&over_tls)

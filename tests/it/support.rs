@@ -246,11 +246,36 @@ impl Sandbox {
 
     /// Publishes files through a one-off adapter run; returns the summary.
     pub fn publish(&self, force: &str, dialect: &str, files: &[PathBuf]) -> String {
-        let mut command = self.command(&[]);
+        succeed_stderr(&mut self.adapter(&[], force, dialect, files))
+    }
+
+    /// A one-off adapter run publishing `files` of `force` in `dialect`, with `extra`
+    /// variables, not yet started.
+    pub fn adapter(
+        &self,
+        extra: &[(&str, &str)],
+        force: &str,
+        dialect: &str,
+        files: &[PathBuf],
+    ) -> Command {
+        let mut command = self.command(extra);
         command
             .args(["adapter", "--force", force, "--dialect", dialect])
             .args(files);
-        succeed_stderr(&mut command)
+        command
+    }
+
+    /// A long-running `cyberflag ingest` with `extra` variables, standard error piped (read it
+    /// with [`terminate`]); killed if the test fails first.
+    pub fn run_ingest(&self, extra: &[(&str, &str)]) -> Guarded {
+        Guarded::new(
+            self.command(extra)
+                .arg("ingest")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
     }
 
     /// Runs `cyberflag ingest --exit-when-idle` to completion; returns its totals.
