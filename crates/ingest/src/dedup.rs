@@ -30,6 +30,10 @@ pub fn identity(record: &CrimeRecord) -> Identity {
 
 /// Two generations of identities; when the current one is full it becomes the previous one,
 /// so memory stays within `2 × capacity` identities (16 bytes each plus the set's overhead).
+///
+/// The generation forgotten on a turn is emptied and reused as the new current one, keeping
+/// its table: once both generations have filled, remembering allocates nothing, so a
+/// long-running ingest does not fragment its heap with tables built and freed every turn.
 #[derive(Debug)]
 pub struct SeenVersions {
     current: HashSet<Identity>,
@@ -56,7 +60,8 @@ impl SeenVersions {
     pub fn remember(&mut self, identities: impl IntoIterator<Item = Identity>) {
         for identity in identities {
             if self.current.len() >= self.capacity {
-                self.previous = std::mem::take(&mut self.current);
+                std::mem::swap(&mut self.previous, &mut self.current);
+                self.current.clear();
             }
             self.current.insert(identity);
         }
@@ -90,5 +95,38 @@ mod tests {
         seen.remember([5, 6, 7]);
         assert!(!seen.contains(1), "the oldest generation is forgotten");
         assert!(seen.contains(7) && seen.len() <= 6);
+    }
+
+    #[test]
+    fn turns_reuse_the_two_tables_once_both_have_filled() {
+        let mut seen = SeenVersions::new(1_000);
+        seen.remember(0..2_000);
+        let mut tables = [seen.current.capacity(), seen.previous.capacity()];
+        tables.sort_unstable();
+        assert!(
+            tables[0] >= 1_000,
+            "both generations have filled: {tables:?}"
+        );
+        for turn in 2..12u128 {
+            seen.remember([turn * 1_000]);
+            assert_eq!(seen.current.len(), 1, "turn {turn} began a new generation");
+            assert!(
+                seen.current.capacity() >= 1_000,
+                "turn {turn} reuses a full-size table instead of growing a new one"
+            );
+            seen.remember(turn * 1_000 + 1..(turn + 1) * 1_000);
+            let mut now = [seen.current.capacity(), seen.previous.capacity()];
+            now.sort_unstable();
+            assert_eq!(now, tables, "turn {turn} allocated a new table");
+            assert!(seen.contains(turn * 1_000) && seen.contains((turn + 1) * 1_000 - 1));
+            assert!(
+                seen.contains((turn - 1) * 1_000),
+                "the previous generation is kept"
+            );
+            assert!(
+                !seen.contains((turn - 1) * 1_000 - 1),
+                "older ones are forgotten"
+            );
+        }
     }
 }
