@@ -189,7 +189,7 @@ fn doctor_names_each_problem_and_its_fix() {
 }
 
 /// A long-running role serves `/healthz` (the Kubernetes probes) and `/metrics` (Prometheus) on
-/// `metrics.listen`.
+/// `metrics.listen`, including its live heap from the allocator's statistics.
 #[test]
 fn long_running_roles_answer_health_and_metrics() {
     let sandbox = Sandbox::new("probes", 3);
@@ -207,11 +207,29 @@ fn long_running_roles_answer_health_and_metrics() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let health = crate::support::http(&address, "GET", "/healthz", &[], b"");
-    let metrics = crate::support::http(&address, "GET", "/metrics", &[], b"");
+    let gauge = |body: &str, name: &str| -> Option<f64> {
+        body.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    let mut metrics = (0, String::new());
+    crate::support::wait_until(
+        std::time::Duration::from_secs(15),
+        std::time::Duration::from_millis(100),
+        "no heap gauges on /metrics",
+        || {
+            metrics = crate::support::http(&address, "GET", "/metrics", &[], b"");
+            gauge(&metrics.1, "cyberflag_heap_allocated_bytes").is_some()
+        },
+    );
     ingest.kill().unwrap();
     ingest.wait().unwrap();
     assert_eq!(health, (200, "ok\n".to_owned()));
     assert_eq!(metrics.0, 200);
+    let allocated = gauge(&metrics.1, "cyberflag_heap_allocated_bytes").unwrap();
+    let resident = gauge(&metrics.1, "cyberflag_heap_resident_bytes").unwrap();
+    // A running ingest holds its configuration, clients and buffers: well over 100 KiB.
+    assert!(allocated > 100_000.0, "{}", metrics.1);
+    assert!(resident >= allocated, "{}", metrics.1);
     sandbox.drop_database();
 }
 

@@ -36,6 +36,12 @@ use cyberflag::cli::{AlertsCommand, Cli, Command, ConfigCommand, DlqCommand, Top
 use cyberflag::config::{self, Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc: it returns freed memory to the kernel and reports the live heap (see
+/// `telemetry::record_heap` and the dependency's note in Cargo.toml).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Prints a line to standard output; a closed pipe (`cyberflag … | head`) ends the process
 /// quietly instead of panicking.
 pub(crate) fn emit(line: std::fmt::Arguments<'_>) {

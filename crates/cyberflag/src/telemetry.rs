@@ -122,7 +122,8 @@ impl Reporter for Lines {
 
 /// Installs the process's Prometheus recorder and keeps it bounded: histogram samples are
 /// drained into their summaries every five seconds, scraped or not (without this upkeep they
-/// pile up between scrapes, without limit when nobody scrapes). Needs the tokio runtime.
+/// pile up between scrapes, without limit when nobody scrapes). The heap gauges are refreshed
+/// at the same pace. Needs the tokio runtime.
 pub fn install_recorder() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -133,9 +134,31 @@ pub fn install_recorder() -> anyhow::Result<metrics_exporter_prometheus::Prometh
         loop {
             every.tick().await;
             upkeep.run_upkeep();
+            record_heap();
         }
     });
     Ok(handle)
+}
+
+/// Sets `cyberflag_heap_allocated_bytes` (the live heap: what a leak makes grow) and
+/// `cyberflag_heap_resident_bytes` (pages the allocator holds in memory) from jemalloc's
+/// statistics. Memory that C libraries (librdkafka) take from the system allocator is not in
+/// either; the process's resident set size is.
+fn record_heap() {
+    #[cfg(target_os = "linux")]
+    {
+        use tikv_jemalloc_ctl::{epoch, stats};
+        // The statistics are cached until the epoch advances.
+        if epoch::advance().is_err() {
+            return;
+        }
+        if let Ok(bytes) = stats::allocated::read() {
+            metrics::gauge!("cyberflag_heap_allocated_bytes").set(bytes as f64);
+        }
+        if let Ok(bytes) = stats::resident::read() {
+            metrics::gauge!("cyberflag_heap_resident_bytes").set(bytes as f64);
+        }
+    }
 }
 
 /// Serves Prometheus metrics (`/metrics`) and a liveness probe (`/healthz`) on `listen`; an
