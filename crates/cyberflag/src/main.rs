@@ -61,6 +61,14 @@ macro_rules! out {
 }
 
 fn main() -> ExitCode {
+    // Purge freed pages on a timer, not only when an arena is next used: a quiet role (an API
+    // between requests) would otherwise hold its freed memory indefinitely.
+    #[cfg(target_os = "linux")]
+    if let Err(error) = tikv_jemalloc_ctl::background_thread::write(true) {
+        stderr_line!(
+            "cannot start jemalloc's purging thread ({error}); freed memory returns later"
+        );
+    }
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
