@@ -188,15 +188,17 @@ pub fn soak(root: &Path, minutes: u64, rate: u64) -> anyhow::Result<()> {
             next_query += Duration::from_secs(2);
         }
         if (second + 1) % 60 == 0 {
+            // Ingest's page gives the lag as well as its heap: read once, and required.
+            let ingest_page = metrics_page(ingest_metrics)?;
             let sample = Sample {
                 minute: (second + 1) / 60,
                 pushed: load.pushed,
                 stored: stored_versions(&database)?,
-                lag: lag(ingest_metrics)?,
+                lag: lag(&ingest_page),
                 memory: [
-                    memory_kib(adapter, adapter_metrics),
-                    memory_kib(ingest, ingest_metrics),
-                    memory_kib(api, api_port),
+                    memory_kib(adapter, &metrics_page(adapter_metrics).unwrap_or_default()),
+                    memory_kib(ingest, &ingest_page),
+                    memory_kib(api, &metrics_page(api_port).unwrap_or_default()),
                 ],
                 api_p95_ms: percentile(&mut api_latencies, 0.95),
             };
@@ -402,7 +404,8 @@ struct Memory {
     heap: u64,
 }
 
-fn memory_kib(pid: u32, metrics_port: u16) -> Memory {
+/// `pid`'s memory from `/proc`, and its live heap from its `/metrics` page (0 if absent).
+fn memory_kib(pid: u32, metrics: &str) -> Memory {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| -> u64 {
         status
@@ -415,7 +418,7 @@ fn memory_kib(pid: u32, metrics_port: u16) -> Memory {
     Memory {
         rss: field("VmRSS:"),
         anon: field("RssAnon:"),
-        heap: gauge(metrics_port, "cyberflag_heap_allocated_bytes").map_or(0, |b| b as u64 / 1024),
+        heap: gauge(metrics, "cyberflag_heap_allocated_bytes").map_or(0, |b| b as u64 / 1024),
     }
 }
 
@@ -476,34 +479,26 @@ fn stored_versions(database: &str) -> anyhow::Result<u64> {
     .parse()?)
 }
 
-/// An unlabelled gauge from a process's `/metrics`.
-fn gauge(metrics_port: u16, name: &str) -> Option<f64> {
-    let (_, text) = http(
-        &format!("127.0.0.1:{metrics_port}"),
-        "GET",
-        "/metrics",
-        &[],
-        b"",
-    )
-    .ok()?;
-    text.lines()
+/// A process's `/metrics` page.
+fn metrics_page(port: u16) -> anyhow::Result<String> {
+    let (_, text) = http(&format!("127.0.0.1:{port}"), "GET", "/metrics", &[], b"")?;
+    Ok(text)
+}
+
+/// An unlabelled gauge from a `/metrics` page.
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
-/// Messages not yet consumed, summed over partitions, from ingest's `/metrics`.
-fn lag(metrics_port: u16) -> anyhow::Result<u64> {
-    let (_, text) = http(
-        &format!("127.0.0.1:{metrics_port}"),
-        "GET",
-        "/metrics",
-        &[],
-        b"",
-    )?;
-    Ok(text
+/// Messages not yet consumed, summed over partitions, from ingest's `/metrics` page.
+fn lag(metrics: &str) -> u64 {
+    metrics
         .lines()
         .filter(|line| line.starts_with("cyberflag_ingest_lag{"))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64)
+        .sum::<f64>() as u64
 }
 
 /// The long-running processes, SIGTERMed (then killed) when dropped.
@@ -625,6 +620,23 @@ mod tests {
             .map(|m| (m as f64, if m % 2 == 0 { 101.0 } else { 99.0 }))
             .collect();
         assert!(relative_growth(&noisy).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_metrics_page_gives_the_heap_and_the_summed_lag() {
+        let page = "# TYPE cyberflag_heap_allocated_bytes gauge\n\
+                    cyberflag_heap_allocated_bytes_total 7\n\
+                    cyberflag_heap_allocated_bytes 3548760\n\
+                    cyberflag_ingest_lag{partition=\"0\"} 12\n\
+                    cyberflag_ingest_lag{partition=\"1\"} 30\n\
+                    cyberflag_ingest_lag_seconds 9\n";
+        assert_eq!(
+            gauge(page, "cyberflag_heap_allocated_bytes"),
+            Some(3_548_760.0)
+        );
+        assert_eq!(gauge(page, "cyberflag_heap_resident_bytes"), None);
+        assert_eq!(lag(page), 42);
+        assert_eq!(lag(""), 0);
     }
 
     #[test]
