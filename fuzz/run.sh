@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for a fixed time (default 600 s each), seeded with the real files in
-# ../shared/data and the shipped examples. Needs the nightly toolchain (cargo-fuzz uses
+# tests/data and the shipped examples. Needs the nightly toolchain (cargo-fuzz uses
 # sanitizers); installs cargo-fuzz once. A crash stops the run and leaves its input under
 # fuzz/artifacts/<target>/: turn it into a regression test, fix it, run again.
 #
@@ -17,7 +17,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
-data=../../shared/data
+data=../tests/data
 mkdir -p corpus
 seed() { # target, files…
     local dir="corpus/$1"

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::support::{cyberflag, root, succeed};
 
 fn salmonella() -> std::path::PathBuf {
-    root().join("../shared/data/alerting/salmonella-weekly.csv")
+    root().join("tests/data/alerting/salmonella-weekly.csv")
 }
 
 fn last_weeks(n: usize) -> (String, String) {

@@ -192,7 +192,7 @@ pub fn succeed_stderr(command: &mut Command) -> String {
 
 /// The real police.uk files of one force, in name order.
 pub fn police_uk_files(force: &str) -> Vec<PathBuf> {
-    let dir = root().join("../shared/data/police-uk").join(force);
+    let dir = root().join("tests/data/police-uk").join(force);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())

@@ -84,3 +84,35 @@ fn only_bus_links_rdkafka_and_only_warehouse_links_clickhouse() {
         }
     }
 }
+
+/// A user who clones the project has no folder beside it: nothing tracked may read one.
+#[test]
+fn nothing_in_the_repository_reads_outside_it() {
+    let output = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root())
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git ls-files failed");
+    // Built from parts so that this file does not match itself.
+    let needles = [["..", "/shared"].concat(), ["shared", "/data"].concat()];
+    let mut readers = Vec::new();
+    for path in output.stdout.split(|byte| *byte == 0) {
+        let path = String::from_utf8_lossy(path);
+        if path.is_empty() || path.starts_with("tests/data/") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(root().join(path.as_ref())) else {
+            continue; // binary or removed in the work tree
+        };
+        for needle in &needles {
+            if let Some(line) = text.lines().position(|line| line.contains(needle.as_str())) {
+                readers.push(format!("{path}:{}", line + 1));
+            }
+        }
+    }
+    assert!(
+        readers.is_empty(),
+        "these refer to a folder outside the repository; copy the data into tests/data: {readers:#?}"
+    );
+}

@@ -2,7 +2,7 @@
 //! sudden rises.
 //!
 //! A pure library (no I/O, no async) re-deriving the algorithms of the R package
-//! `surveillance` 1.26.0 from `shared/reference/alerting.md`, so that thresholds and alarms match
+//! `surveillance` 1.26.0 from its sources and papers, so that thresholds and alarms match
 //! R's where R is the reference:
 //!
 //! - [`farrington_flexible`] (`farringtonFlexible`, Noufaily et al. 2013) — the primary

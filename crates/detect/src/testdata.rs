@@ -1,5 +1,5 @@
-//! Test fixtures: the weekly S. Newport series of `shared/data/alerting/` (copied into the
-//! crate so that tests do not depend on a checkout layout).
+//! Test fixtures: the weekly S. Newport series of `tests/data/alerting/` (source and licence in
+//! `tests/data/README.md`).
 
 use chrono::NaiveDate;
 
@@ -7,7 +7,7 @@ use crate::Series;
 
 /// `salmNewport` summed over its 16 states, 2004-01-05 .. 2012-12-31 (weekly, Mondays).
 pub(crate) fn salmonella() -> Series {
-    let text = include_str!("../testdata/salmonella-weekly.csv");
+    let text = include_str!("../../../tests/data/alerting/salmonella-weekly.csv");
     let mut points = Vec::new();
     for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let (date, count) = line.split_once(',').expect("two columns");

@@ -1,9 +1,9 @@
-//! Tests over the real data.police.uk street-level CSVs shipped in `shared/data/police-uk`:
+//! Tests over the real data.police.uk street-level CSVs shipped in `tests/data/police-uk`:
 //! every force name, crime type, outcome, month, LSOA and crime id in them must parse, and every
 //! crime row must make a valid record.
 //!
-//! The folder sits beside the repository (`../shared` from the repository root), both on
-//! developer machines and in CI. If it is missing these tests fail: they never skip.
+//! The folder is part of the repository (source and licence in `tests/data/README.md`). If it
+//! is missing these tests fail: they never skip.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -16,10 +16,10 @@ use crate::{
     Status, validate,
 };
 
-/// The sample folder, relative to this crate: `<repo>/crates/model/../../../shared/...`.
+/// The sample folder, relative to this crate: `<repo>/crates/model/../../tests/data/...`.
 const DATA_DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/police-uk"
+    "/../../tests/data/police-uk"
 );
 
 /// The exact street CSV header (domain research §4.1).
@@ -64,7 +64,7 @@ fn sample_files() -> Vec<(String, PathBuf)> {
     let root = Path::new(DATA_DIR);
     let forces = fs::read_dir(root).unwrap_or_else(|error| {
         panic!(
-            "the police.uk sample folder {} must exist (it is shipped beside the repository): {error}",
+            "the police.uk sample folder {} must exist (it is part of the repository): {error}",
             root.display()
         )
     });

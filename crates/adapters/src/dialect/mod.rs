@@ -199,10 +199,10 @@ mod tests {
     fn police_uk_files() -> Vec<PathBuf> {
         let root = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/police-uk"
+            "/../../tests/data/police-uk"
         );
         let mut files = Vec::new();
-        for force in std::fs::read_dir(root).expect("shared/data/police-uk beside the repo") {
+        for force in std::fs::read_dir(root).expect("tests/data/police-uk in the repository") {
             for file in std::fs::read_dir(force.unwrap().path()).unwrap() {
                 files.push(file.unwrap().path());
             }

@@ -197,7 +197,7 @@ fn t4_glm_data_dimensions() {
 /// T7 (vignette Table 2), threshold stage: with the intermediate μ0 and φ̂ of the verified
 /// transliteration for Baden-Württemberg, `nbPlugin` at α = 0.05 gives thresholds 4, 3, 3, 3, 2
 /// and an alarm only in W52 (counts 0, 1, 1, 2, 3). The per-state `salmNewport` columns are
-/// not in `shared/data`, so the GLM stage of T7 cannot be run here.
+/// not in `tests/data`, so the GLM stage of T7 cannot be run here.
 #[test]
 fn t7_bw_thresholds_from_intermediates() {
     let mu0: [f64; 5] = [1.6845, 0.9420, 0.9203, 0.7883, 0.5212];
