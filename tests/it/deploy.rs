@@ -122,16 +122,49 @@ fn compose_pins_images_binds_loopback_and_has_healthchecks() {
     }
 }
 
+/// The README's configuration table: one row per key the binary knows, none for a key it does
+/// not, and each row's default column is the binary's default (`empty` for an empty value).
 #[test]
-fn the_readme_documents_every_configuration_key() {
+fn the_readme_documents_every_configuration_key_with_its_default() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    for key in cyberflag::config::keys() {
-        let row = format!("| `{}` | `{}` |", key.path, key.env);
-        assert!(
-            readme.contains(&row),
-            "README.md lacks the row starting {row}"
+    let rows: std::collections::BTreeMap<String, (String, String)> = readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split(" | ").map(str::trim).collect();
+            let path = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
+            let env = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let default = cells.get(2)?;
+            env.starts_with("CYBERFLAG_")
+                .then(|| (path.to_owned(), (env.to_owned(), default.to_string())))
+        })
+        .collect();
+    let keys = cyberflag::config::keys();
+    for key in &keys {
+        let (env, default) = rows
+            .get(&key.path)
+            .unwrap_or_else(|| panic!("README.md has no row for `{}`", key.path));
+        assert_eq!(env, &key.env, "README.md's variable for `{}`", key.path);
+        let expected = match &key.default_value {
+            toml::Value::String(text) if text.is_empty() => "empty".to_owned(),
+            toml::Value::Array(items) if items.is_empty() => "empty".to_owned(),
+            toml::Value::String(text) => format!("`{text}`"),
+            other => format!("`{other}`"),
+        };
+        assert_eq!(
+            default, &expected,
+            "README.md's default for `{}` (the binary's is {})",
+            key.path, key.default
         );
     }
+    let known: std::collections::BTreeSet<&str> = keys.iter().map(|k| k.path.as_str()).collect();
+    let stale: Vec<&String> = rows
+        .keys()
+        .filter(|path| !known.contains(path.as_str()))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "README.md documents unknown keys: {stale:?}"
+    );
 }
 
 #[test]
@@ -522,4 +555,27 @@ fn kubernetes_manifests_are_valid_and_complete() {
             .iter()
             .any(|s| s.contains("Distributed(`cyberflag`"))
     );
+}
+
+/// The README's deployment section lists every service `docker-compose.yml` runs.
+#[test]
+fn the_readme_lists_every_compose_service() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Production-like deployment")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README.md has a Production-like deployment section");
+    let compose: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(root().join("docker-compose.yml")).unwrap())
+            .unwrap();
+    let services = compose["services"].as_mapping().expect("services");
+    assert!(services.len() > 5);
+    for name in services.keys() {
+        let name = name.as_str().unwrap();
+        assert!(
+            section.contains(&format!("| `{name}` |")),
+            "README.md's deployment section does not list the service {name}"
+        );
+    }
 }
