@@ -246,10 +246,98 @@ fn private_fields_never_reach_the_topic() {
     assert_eq!(record.offence_code.as_deref(), Some("071/17"));
 }
 
-/// The HTTP push endpoint acknowledges only what the broker acknowledged, reports per-line
-/// errors, and refuses bad requests with the right status.
+/// The order itself, observed: with the broker frozen, a push gets no reply and nothing is on
+/// the topic; once the broker runs again, the reply comes, and every message it reports
+/// published is on the topic.
 #[test]
-fn http_push_replies_after_the_broker_acknowledged_the_batch() {
+fn http_push_replies_only_after_the_broker_acknowledged_the_batch() {
+    let sandbox = Sandbox::new("push_order", 1);
+    let port = free_port();
+    let broker = crate::net::PrivateBroker::start(port, &format!("127.0.0.1:{port}"));
+    let brokers = format!("127.0.0.1:{port}");
+    let private = [
+        ("CYBERFLAG_KAFKA_BROKERS", brokers.as_str()),
+        ("CYBERFLAG_KAFKA_RAW_PARTITIONS", "1"),
+        ("CYBERFLAG_KAFKA_DLQ_PARTITIONS", "1"),
+    ];
+    crate::support::succeed(sandbox.command(&private).args(["topics", "create"]));
+    let address = format!("127.0.0.1:{}", free_port());
+    let profile = sandbox.dir.path().join("met.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name = \"met-push-order\"\nforce = \"metropolitan\"\ndialect = \"national-ndjson\"\n\
+             [source]\nlisten = \"{address}\"\npush_token_env = \"IT_PUSH_TOKEN\"\n"
+        ),
+    )
+    .unwrap();
+    let adapter = crate::support::Guarded::new(
+        sandbox
+            .command(&private)
+            .env("IT_PUSH_TOKEN", "t0ken-for-tests")
+            .args(["adapter", "--profile", profile.to_str().unwrap()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(Instant::now() < deadline, "push endpoint did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let settings = bus::ClientSettings::plaintext(brokers.clone());
+    let on_topic = || {
+        bus::read_topic(&settings, &sandbox.raw_topic, Duration::from_secs(30))
+            .map(|messages| messages.len())
+            .unwrap_or(0)
+    };
+    // One push while the broker runs, so the producer has its connections and metadata.
+    let auth = [("Authorization", "Bearer t0ken-for-tests")];
+    let record = |n: u32| {
+        format!(
+            r#"{{"crime_ref":"MPS-{n}","version":1,"status":"recorded","offence_code":"88A","cyber":true,"recorded_date":"2019-03-01","recorded_precision":"day"}}"#
+        )
+    };
+    let (status, reply) = http(&address, "POST", "/v1/records", &auth, record(1).as_bytes());
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(on_topic(), 1);
+
+    broker.freeze(true);
+    let (sender, replies) = std::sync::mpsc::channel();
+    let body = format!("{}\n{}\n", record(2), record(3));
+    let pusher = {
+        let address = address.clone();
+        std::thread::spawn(move || {
+            let reply = http(&address, "POST", "/v1/records", &auth, body.as_bytes());
+            let _ = sender.send(reply);
+        })
+    };
+    // Three seconds is far longer than an acknowledgement takes from a running broker (the push
+    // above); while the broker is frozen no reply may come at all.
+    assert!(
+        replies.recv_timeout(Duration::from_secs(3)).is_err(),
+        "the endpoint replied while the broker could not have acknowledged"
+    );
+    broker.freeze(false);
+    let (status, reply) = replies
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a reply once the broker runs again");
+    pusher.join().unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["published"], 2);
+    assert_eq!(
+        on_topic(),
+        3,
+        "everything the reply reports is on the topic"
+    );
+    crate::support::terminate(adapter.into_inner());
+}
+
+/// The HTTP push endpoint reports per-line errors, refuses bad requests with the right status,
+/// and has published what it reports by the time it replies.
+#[test]
+fn http_push_reports_each_line_and_refuses_bad_requests() {
     let sandbox = Sandbox::new("push", 3);
     let address = format!("127.0.0.1:{}", free_port());
     let profile = sandbox.dir.path().join("met.toml");

@@ -2,28 +2,48 @@
 
 use crate::support::{cyberflag, succeed};
 
+/// Every command path of the binary's definition, e.g. `["alerts", "scan"]`, leaves last.
+fn command_paths(command: &clap::Command, prefix: &[String], out: &mut Vec<Vec<String>>) {
+    for sub in command.get_subcommands() {
+        let mut path = prefix.to_vec();
+        path.push(sub.get_name().to_owned());
+        out.push(path.clone());
+        command_paths(sub, &path, out);
+    }
+}
+
+/// Every subcommand, at every level, as a user meets it: listed with a one-line description in
+/// its parent's `--help`, and its own `--help` works and explains it. The list comes from the
+/// binary's own definition, so a new subcommand is checked without anyone remembering to.
 #[test]
-fn help_lists_each_subcommand_with_a_one_line_description() {
-    let help = succeed(cyberflag(&[]).arg("--help"));
-    for subcommand in ["migrate", "topics", "config"] {
-        let line = help
+fn help_lists_and_explains_every_subcommand() {
+    use clap::CommandFactory;
+    let definition = cyberflag::cli::Cli::command();
+    let mut paths = Vec::new();
+    command_paths(&definition, &[], &mut paths);
+    assert!(paths.len() > 20, "found only {paths:?}");
+    for path in paths
+        .iter()
+        .filter(|path| path.last().is_some_and(|name| name != "help"))
+    {
+        let (name, parent) = path.split_last().unwrap();
+        let parent_help = succeed(cyberflag(&[]).args(parent).arg("--help"));
+        let line = parent_help
             .lines()
-            .find(|line| line.trim_start().starts_with(subcommand))
-            .unwrap_or_else(|| panic!("`{subcommand}` missing from --help:\n{help}"));
-        let description = line.trim_start()[subcommand.len()..].trim();
+            .find(|line| line.split_whitespace().next() == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("`{name}` missing from `{parent:?} --help`:\n{parent_help}"));
+        let description = line.trim_start()[name.len()..].trim();
         assert!(
             !description.is_empty(),
-            "`{subcommand}` has no description:\n{help}"
+            "`{path:?}` has no description:\n{parent_help}"
         );
-    }
-    for args in [
-        &["migrate", "--help"][..],
-        &["topics", "create", "--help"],
-        &["config", "keys", "--help"],
-    ] {
-        let help = succeed(cyberflag(&[]).args(args));
+        let help = succeed(cyberflag(&[]).args(path).arg("--help"));
         let first = help.lines().next().unwrap_or_default();
-        assert!(first.len() > 10, "{args:?} --help starts with {first:?}");
+        assert!(first.len() > 10, "`{path:?} --help` starts with {first:?}");
+        assert!(
+            help.contains("Usage: cyberflag"),
+            "`{path:?} --help` shows no usage:\n{help}"
+        );
     }
 }
 

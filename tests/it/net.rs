@@ -287,6 +287,17 @@ impl PrivateBroker {
         broker
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the broker: its connections stay open, but it
+    /// answers nothing while frozen.
+    pub fn freeze(&self, frozen: bool) {
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} the private broker");
+    }
+
     /// SIGKILLs the broker: no shutdown, no flush.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
