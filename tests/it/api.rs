@@ -62,7 +62,7 @@ fn financial_year(date: &str) -> String {
 }
 
 /// Three forces' simulated exports through the real pipeline into the sandbox's database.
-fn load(sandbox: &Sandbox) -> std::path::PathBuf {
+pub(crate) fn load(sandbox: &Sandbox) -> std::path::PathBuf {
     sandbox.migrate();
     let out = sandbox.dir.path().join("simulation");
     let options = sandbox.dir.path().join("options.toml");

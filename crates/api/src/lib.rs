@@ -8,6 +8,7 @@
 //! revisions — are synchronous functions tested with tables; the server is the edge.
 
 pub mod access;
+pub mod differencing;
 pub mod disclosure;
 pub mod params;
 pub mod revisions;
