@@ -150,7 +150,13 @@ fn no_set_of_windows_determines_a_small_count() {
         sandbox.token("public"),
         sandbox.token("force:west-mercia"),
     );
-    let running = sandbox.spawn_api(&[], Stdio::null());
+    let running = sandbox.spawn_api(
+        &[
+            ("CYBERFLAG_API_REQUESTS_PER_MINUTE", "1000000"),
+            ("CYBERFLAG_API_REQUEST_BURST", "1000000"),
+        ],
+        Stdio::null(),
+    );
     let address = running.address.as_str();
     let viewer = |token: &str| Viewer {
         address,
@@ -414,6 +420,190 @@ fn no_set_of_windows_determines_a_small_count() {
         "/v1/stats?by=region,day",
     ] {
         assert!(public.ask(path).is_none(), "{path} is refused");
+    }
+    drop(running);
+    sandbox.drop_database();
+}
+
+/// Status, headers (lower-case names) and body of one request.
+fn request(address: &str, path: &str, token: &str) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+/// Each token has a query budget: past it, 429 with `Retry-After`, counted on `/metrics`;
+/// another token is not affected.
+#[test]
+fn a_token_past_its_budget_is_told_when_to_come_back() {
+    let sandbox = Sandbox::new("budget", 1);
+    sandbox.migrate();
+    let (public, other) = (sandbox.token("public"), sandbox.token("national"));
+    let running = sandbox.spawn_api(
+        &[
+            ("CYBERFLAG_API_REQUESTS_PER_MINUTE", "1"),
+            ("CYBERFLAG_API_REQUEST_BURST", "3"),
+        ],
+        Stdio::null(),
+    );
+    let address = running.address.as_str();
+    for _ in 0..3 {
+        let (status, _, body) = request(address, "/v1/stats?by=month", &public);
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, headers, body) = request(address, "/v1/stats?by=month", &public);
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("api.requests_per_minute"), "{body}");
+    let retry: u64 = headers
+        .iter()
+        .find(|(k, _)| k == "retry-after")
+        .map(|(_, v)| v.parse().unwrap())
+        .expect("a Retry-After header");
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Refused questions spend the budget too; another token has its own.
+    assert_eq!(request(address, "/v1/alerts", &public).0, 429);
+    assert_eq!(request(address, "/v1/alerts", &other).0, 200);
+    let (_, metrics) = http(address, "GET", "/metrics", &[], b"");
+    let limited = metrics
+        .lines()
+        .find(|l| l.starts_with("cyberflag_api_rate_limited_total{role=\"public\"}"))
+        .unwrap_or_else(|| panic!("the metric is exported:\n{metrics}"));
+    assert!(limited.ends_with(" 2"), "{limited}");
+    drop(running);
+    sandbox.drop_database();
+}
+
+/// A token file that stops parsing makes the API refuse every token until it parses again:
+/// a revocation typed into the file must not leave the previous set in force.
+#[test]
+fn a_broken_token_file_refuses_every_token_until_repaired() {
+    let sandbox = Sandbox::new("tokenfile", 1);
+    sandbox.migrate();
+    let token = sandbox.token("national");
+    let running = sandbox.spawn_api(&[], Stdio::null());
+    let address = running.address.as_str();
+    let file = sandbox.tokens_file();
+    let good = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(request(address, "/v1/alerts", &token).0, 200);
+    std::fs::write(&file, good.replace("revoked = false", "revoked = tru")).unwrap();
+    let (status, _, body) = request(address, "/v1/alerts", &token);
+    assert!(
+        status == 503 && body.contains("token file is unusable"),
+        "{status} {body}"
+    );
+    std::fs::write(&file, &good).unwrap();
+    assert_eq!(request(address, "/v1/alerts", &token).0, 200);
+    // Revoked in place, within the same second: refused at once.
+    std::fs::write(&file, good.replace("revoked = false", "revoked = true")).unwrap();
+    assert_eq!(request(address, "/v1/alerts", &token).0, 401);
+    drop(running);
+    sandbox.drop_database();
+}
+
+/// Settings under which the guarantee would not hold stop the API at start-up, naming the key.
+#[test]
+fn unsafe_disclosure_settings_stop_the_api() {
+    for (variable, value, key) in [
+        (
+            "CYBERFLAG_API_PERTURBATION_MAX",
+            "0",
+            "api.perturbation_max",
+        ),
+        ("CYBERFLAG_API_SUPPRESS_MAX", "1000", "api.suppress_max"),
+        ("CYBERFLAG_API_REQUEST_BURST", "0", "api.request_burst"),
+    ] {
+        let output = crate::support::cyberflag(&[(variable, value)])
+            .args(["api", "--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{variable}={value} was accepted");
+        assert!(stderr.contains(key), "{variable}={value}: {stderr}");
+    }
+}
+
+/// A force sees its own alerts' figures, and national alerts without theirs: a weekly count
+/// (and the p-value and expectation that imply it) is finer than the grid.
+#[test]
+fn alerts_outside_a_force_withhold_their_weekly_figures() {
+    let sandbox = Sandbox::new("alertscope", 1);
+    sandbox.migrate();
+    let warehouse = crate::support::warehouse(&sandbox.database);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let numbers = warehouse::AlertNumbers {
+        week: "2018-03-05".parse().unwrap(),
+        observed: 3,
+        expected: Some(0.8),
+        threshold: Some(2.5),
+        score: Some(4.0),
+        p_value: Some(0.001),
+        rank: 1,
+    };
+    let now = chrono::Utc::now();
+    let rows: Vec<warehouse::AlertRow> = ["west-mercia", "national", "kent"]
+        .iter()
+        .map(|force| {
+            warehouse::AlertRow::open(
+                warehouse::AlertKind::Rise,
+                "farrington-flexible",
+                force,
+                "sexual-grooming",
+                &numbers,
+                now,
+            )
+        })
+        .collect();
+    runtime.block_on(warehouse.insert_alerts(&rows)).unwrap();
+    let token = sandbox.token("force:west-mercia");
+    let running = sandbox.spawn_api(&[], Stdio::null());
+    let (status, _, body) = request(&running.address, "/v1/alerts", &token);
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let alerts: BTreeMap<&str, &Value> = answer["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["force"].as_str().unwrap(), a))
+        .collect();
+    assert_eq!(
+        alerts.keys().copied().collect::<Vec<_>>(),
+        ["national", "west-mercia"],
+        "another force's alerts are not shown"
+    );
+    let own = alerts["west-mercia"];
+    assert_eq!(
+        (&own["withheld"], &own["observed"]["count"], &own["p_value"]),
+        (&Value::Bool(false), &Value::from(3), &Value::from(0.001))
+    );
+    let national = alerts["national"];
+    assert_eq!(national["withheld"], true);
+    for field in ["observed", "expected", "p_value"] {
+        assert!(national[field].is_null(), "{field}: {national}");
     }
     drop(running);
     sandbox.drop_database();

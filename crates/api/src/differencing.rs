@@ -233,4 +233,176 @@ mod tests {
             "independent rounding leaks every small day: {outcome:?}"
         );
     }
+
+    /// Small monthly counts of two forces in two offence groups, online or not, for two years.
+    fn series() -> Vec<crate::grid::BaseCell> {
+        let mut cells = Vec::new();
+        let mut state = 0x5eed_u64;
+        for force in ["kent", "essex"] {
+            for m in 0..24 {
+                for group in ["sexual-grooming", "other-child-sexual-offences"] {
+                    for cyber in [false, true] {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        cells.push(crate::grid::BaseCell {
+                            force: force.into(),
+                            month: format!("{}-{:02}", 2016 + m / 12, m % 12 + 1),
+                            offence_group: group.into(),
+                            cyber,
+                            count: [0, 1, 1, 2, 3, 4, 6, 9][(state % 8) as usize],
+                        });
+                    }
+                }
+            }
+        }
+        cells
+    }
+
+    fn key() -> crate::disclosure::DisclosureKey {
+        crate::disclosure::DisclosureKey::from_hex(&"3c".repeat(32)).unwrap()
+    }
+
+    /// Every month window of `force`'s series as a controlled viewer (`own` seen exactly)
+    /// sees it, own figures subtracted.
+    fn month_windows(
+        cells: &[crate::grid::BaseCell],
+        force: &str,
+        own: Option<&str>,
+    ) -> (Vec<Window>, Vec<u64>) {
+        use crate::grid::tabulate;
+        let rule = crate::disclosure::Rule::default();
+        let own_id = own.map(|o| model::ForceId::from_id(o).unwrap());
+        let month = |i: usize| format!("{}-{:02}", 2016 + i / 12, i % 12 + 1);
+        let mut truth = vec![0; 24];
+        for c in cells.iter().filter(|c| c.force == force) {
+            truth[(0..24).position(|i| month(i) == c.month).unwrap()] += c.count;
+        }
+        let mut windows = Vec::new();
+        for a in 0..24 {
+            for b in a..24 {
+                let inside: Vec<crate::grid::BaseCell> = cells
+                    .iter()
+                    .filter(|c| {
+                        (c.force == force || Some(c.force.as_str()) == own)
+                            && (month(a)..=month(b)).contains(&c.month)
+                    })
+                    .cloned()
+                    .collect();
+                let published = tabulate(&rule, &key(), own_id, &[], &inside)
+                    .total
+                    .publish(&rule);
+                let mine: u64 = inside
+                    .iter()
+                    .filter(|c| Some(c.force.as_str()) == own)
+                    .map(|c| c.count)
+                    .sum();
+                windows.push(window(
+                    a,
+                    b,
+                    (published.low - mine) as i64,
+                    (published.high - mine) as i64,
+                ));
+            }
+        }
+        (windows, truth)
+    }
+
+    #[test]
+    fn no_month_window_of_the_cell_key_grid_determines_a_small_month() {
+        let cells = series();
+        for (force, own) in [("kent", None), ("essex", Some("kent"))] {
+            let (windows, truth) = month_windows(&cells, force, own);
+            let outcome = judge(&tightest_bounds(24, &windows).unwrap(), &truth, 1..=7).unwrap();
+            assert!(outcome.small >= 3, "{outcome:?}");
+            assert!(outcome.determined.is_empty(), "{force}: {outcome:?}");
+        }
+    }
+
+    #[test]
+    fn the_grid_cells_themselves_and_their_nested_totals_determine_nothing() {
+        // Month-major order: each month's four cells of one force, then the month totals, the
+        // quarters and the year over them, and every cell on its own.
+        use crate::grid::tabulate;
+        use warehouse::Dimension;
+        let rule = crate::disclosure::Rule::default();
+        let cells: Vec<_> = series()
+            .into_iter()
+            .filter(|c| c.force == "kent" && c.month.starts_with("2016"))
+            .collect();
+        let truth: Vec<u64> = cells.iter().map(|c| c.count).collect();
+        let mut windows = Vec::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let p = tabulate(&rule, &key(), None, &[], std::slice::from_ref(cell))
+                .total
+                .publish(&rule);
+            windows.push(window(i, i, p.low as i64, p.high as i64));
+        }
+        for (by, span) in [
+            (Dimension::Month, 4),
+            (Dimension::Quarter, 12),
+            (Dimension::FinancialYear, 0),
+        ] {
+            let table = tabulate(&rule, &key(), None, &[by], &cells);
+            let mut first = 0;
+            for (_, figure) in &table.rows {
+                let p = figure.publish(&rule);
+                let len = if span == 0 {
+                    // 2016/17 starts in April: the first three months are 2015/16.
+                    if first == 0 { 12 } else { cells.len() - 12 }
+                } else {
+                    span
+                };
+                windows.push(window(first, first + len - 1, p.low as i64, p.high as i64));
+                first += len;
+            }
+        }
+        let outcome = judge(
+            &tightest_bounds(cells.len(), &windows).unwrap(),
+            &truth,
+            1..=7,
+        )
+        .unwrap();
+        assert!(outcome.small >= 20, "{outcome:?}");
+        assert!(outcome.determined.is_empty(), "{outcome:?}");
+    }
+
+    #[test]
+    fn perturbing_each_window_on_its_own_would_not_survive_differencing() {
+        // Why figures are sums of perturbed grid cells rather than perturbed on their own (the
+        // cell-key method applied to each output cell): windows with independent bounded
+        // perturbations chain into exact values.
+        let rule = crate::disclosure::Rule::default();
+        let cells = series();
+        let month = |i: usize| format!("{}-{:02}", 2016 + i / 12, i % 12 + 1);
+        let mut truth = vec![0u64; 24];
+        for c in cells.iter().filter(|c| c.force == "kent") {
+            truth[(0..24).position(|i| month(i) == c.month).unwrap()] += c.count;
+        }
+        let mut windows = Vec::new();
+        for a in 0..24 {
+            for b in a..24 {
+                let label = format!("{a}-{b}");
+                let id = crate::disclosure::CellId {
+                    force: "kent",
+                    month: &label,
+                    offence_group: "",
+                    cyber: true,
+                };
+                let q = rule.perturb(&key(), &id, truth[a..=b].iter().sum());
+                let (low, high) = rule.candidates(q);
+                windows.push(window(a, b, low as i64, high as i64));
+            }
+        }
+        let outcome = judge(
+            &tightest_bounds(24, &windows).unwrap(),
+            &truth,
+            0..=u64::MAX,
+        )
+        .unwrap();
+        assert!(
+            !outcome.determined.is_empty(),
+            "per-window perturbation pins months down: {outcome:?}"
+        );
+    }
 }
