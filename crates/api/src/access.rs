@@ -145,7 +145,17 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<TokenFile, TokenError> {
         message,
     };
     let text = std::str::from_utf8(bytes).map_err(|e| invalid(e.to_string()))?;
-    toml::from_str(text).map_err(|e| invalid(e.to_string()))
+    // The parser's own rendering quotes the offending line, which may hold the disclosure key:
+    // report the line number and the message only.
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        invalid(match line {
+            Some(line) => format!("line {line}: {}", e.message()),
+            None => e.message().to_owned(),
+        })
+    })
 }
 
 /// The file's bytes, `None` when it does not exist.
@@ -514,6 +524,16 @@ mod tests {
         // Unusable at start-up: the API does not start.
         std::fs::write(&path, b"tokens = 3").unwrap();
         assert!(TokenStore::open(&path).is_err());
+        // An error never quotes the file: it may hold the disclosure key.
+        let text = String::from_utf8(good).unwrap();
+        let key_line = text
+            .lines()
+            .find(|l| l.starts_with("disclosure_key"))
+            .unwrap();
+        std::fs::write(&path, format!("{key_line} oops\n")).unwrap();
+        let error = TokenStore::open(&path).unwrap_err().to_string();
+        let key = key_line.split('"').nth(1).unwrap();
+        assert!(error.contains("line 1") && !error.contains(key), "{error}");
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 
