@@ -186,7 +186,7 @@ fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Viewer, ApiErro
         };
         metrics::counter!("cyberflag_api_rate_limited_total", "role" => kind).increment(1);
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        tracing::info!(token_name = %viewer.name, retry_after = seconds, "query budget spent");
+        tracing::debug!(token_name = %viewer.name, retry_after = seconds, "query budget spent");
         return Err(ApiError {
             retry_after: Some(seconds.max(1)),
             ..ApiError::new(
