@@ -17,6 +17,7 @@ mod alerts;
 mod api;
 mod cli;
 mod deploy;
+mod disclosure;
 mod faults;
 mod ingest;
 mod operations;

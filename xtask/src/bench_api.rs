@@ -217,6 +217,9 @@ pub fn bench_api(
         .env("CYBERFLAG_CLICKHOUSE_DATABASE", DATABASE)
         .env("CYBERFLAG_API_TOKENS_FILE", dir.join("tokens.toml"))
         .env("CYBERFLAG_API_SNAPSHOT_SECS", "0")
+        // The benchmark measures the queries, not the per-token query budget.
+        .env("CYBERFLAG_API_REQUESTS_PER_MINUTE", "1000000")
+        .env("CYBERFLAG_API_REQUEST_BURST", "1000000")
         .env("CYBERFLAG_METRICS_LISTEN", "")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

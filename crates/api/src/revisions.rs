@@ -9,13 +9,21 @@
 //! - **cancelled**: its status became cancelled;
 //! - **transferred**: it moved to another force (it counts there, under the receiver's
 //!   reference).
+//!
+//! Viewers without exact scope get [`month_end_cells`] instead: the cell's base cells (see
+//! [`crate::grid`]) as at the end of each month in which versions arrived, which the server
+//! publishes like any controlled figure (the same values `/v1/stats?as_at=<month end>` gives).
+//! The reasons for each change are not shown to them: exact flows would tell how a protected
+//! count moved between two dates.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate};
 use model::{ForceId, OffenceGroup};
 use serde::Serialize;
 use warehouse::VersionState;
+
+use crate::grid::{BaseCell, month_end};
 
 /// Which crimes count in the cell (the filters of a stats query).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,20 +76,10 @@ pub struct Step {
 
 /// The cell's history, one step per day on which its count changed or a crime moved.
 pub fn history(versions: &[VersionState], cell: &Cell) -> Vec<Step> {
-    // Arrivals in time order; versions of one crime arriving together apply in version order.
-    let mut arrivals: Vec<&VersionState> = versions.iter().collect();
-    arrivals.sort_by(|a, b| {
-        (a.received_at, &a.force, &a.crime_ref, a.version).cmp(&(
-            b.received_at,
-            &b.force,
-            &b.crime_ref,
-            b.version,
-        ))
-    });
     let mut current: BTreeMap<(&str, &str), &VersionState> = BTreeMap::new();
     let mut days: BTreeMap<NaiveDate, Step> = BTreeMap::new();
     let mut count: u64 = 0;
-    for version in arrivals {
+    for version in arrivals(versions) {
         let key = (version.force.as_str(), version.crime_ref.as_str());
         let before = current.get(&key).copied();
         if before.is_some_and(|b| b.version >= version.version) {
@@ -90,9 +88,7 @@ pub fn history(versions: &[VersionState], cell: &Cell) -> Vec<Step> {
         current.insert(key, version);
         let was = before.is_some_and(|b| cell.counts(b));
         let is = cell.counts(version);
-        let day = DateTime::from_timestamp(version.received_at, 0)
-            .map(|t| t.date_naive())
-            .unwrap_or_default();
+        let day = received_day(version);
         let step = days.entry(day).or_default();
         match (was, is) {
             (false, true) => {
@@ -124,6 +120,89 @@ pub fn history(versions: &[VersionState], cell: &Cell) -> Vec<Step> {
             step
         })
         .collect()
+}
+
+/// Versions in arrival order; versions of one crime arriving together apply in version order.
+fn arrivals(versions: &[VersionState]) -> Vec<&VersionState> {
+    let mut arrivals: Vec<&VersionState> = versions.iter().collect();
+    arrivals.sort_by(|a, b| {
+        (a.received_at, &a.force, &a.crime_ref, a.version).cmp(&(
+            b.received_at,
+            &b.force,
+            &b.crime_ref,
+            b.version,
+        ))
+    });
+    arrivals
+}
+
+fn received_day(version: &VersionState) -> NaiveDate {
+    DateTime::from_timestamp(version.received_at, 0)
+        .map(|t| t.date_naive())
+        .unwrap_or_default()
+}
+
+/// The base cells (force × recorded month × offence group × flag) of the crimes counting in
+/// `cell`, as at the end of each month (UTC) in which versions arrived, oldest first. The last
+/// entry is the state now, dated by the end of the month of the latest arrival.
+pub fn month_end_cells(versions: &[VersionState], cell: &Cell) -> Vec<(NaiveDate, Vec<BaseCell>)> {
+    type Key = (String, String, String, bool);
+    let grid_key = |v: &VersionState| -> Key {
+        (
+            v.force.clone(),
+            format!(
+                "{:04}-{:02}",
+                v.recorded_date.year(),
+                v.recorded_date.month()
+            ),
+            v.offence_group.clone(),
+            v.cyber,
+        )
+    };
+    let snapshot = |counts: &BTreeMap<Key, u64>| -> Vec<BaseCell> {
+        counts
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|((force, month, group, cyber), n)| BaseCell {
+                force: force.clone(),
+                month: month.clone(),
+                offence_group: group.clone(),
+                cyber: *cyber,
+                count: *n,
+            })
+            .collect()
+    };
+    let mut current: BTreeMap<(&str, &str), &VersionState> = BTreeMap::new();
+    let mut counts: BTreeMap<Key, u64> = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut month: Option<NaiveDate> = None;
+    for version in arrivals(versions) {
+        let end = month_end(received_day(version));
+        if let Some(previous) = month
+            && previous != end
+        {
+            out.push((previous, snapshot(&counts)));
+        }
+        month = Some(end);
+        let key = (version.force.as_str(), version.crime_ref.as_str());
+        let before = current.get(&key).copied();
+        if before.is_some_and(|b| b.version >= version.version) {
+            continue;
+        }
+        current.insert(key, version);
+        if let Some(b) = before.filter(|b| cell.counts(b))
+            && let Some(n) = counts.get_mut(&grid_key(b))
+        {
+            *n = n.saturating_sub(1);
+        }
+        if cell.counts(version) {
+            *counts.entry(grid_key(version)).or_default() += 1;
+        }
+    }
+    if let Some(end) = month {
+        out.push((end, snapshot(&counts)));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -203,5 +282,53 @@ mod tests {
         ];
         let steps = history(&versions, &cell);
         assert!(steps.is_empty(), "{steps:?}");
+    }
+
+    #[test]
+    fn month_ends_hold_the_base_cells_of_the_cell() {
+        let grooming: OffenceGroup = "sexual-grooming".parse().unwrap();
+        let cell = Cell {
+            offence_groups: vec![grooming],
+            ..Cell::default()
+        };
+        let mut late = version("b", 2, "recorded", "sexual-grooming", 3);
+        late.received_at += 31 * 86_400; // 3 February
+        let mut cancelled = version("a", 2, "cancelled", "sexual-grooming", 5);
+        cancelled.received_at += 31 * 86_400;
+        let mut online_off = version("c", 2, "recorded", "sexual-grooming", 6);
+        online_off.received_at += 31 * 86_400;
+        online_off.cyber = false;
+        let versions = vec![
+            version("a", 1, "recorded", "sexual-grooming", 1),
+            version("b", 1, "recorded", "other-child-sexual-offences", 2),
+            version("c", 1, "recorded", "sexual-grooming", 2),
+            late,
+            cancelled,
+            online_off,
+        ];
+        let states = month_end_cells(&versions, &cell);
+        let summary: Vec<(String, Vec<(bool, u64)>)> = states
+            .iter()
+            .map(|(day, cells)| {
+                (
+                    day.to_string(),
+                    cells.iter().map(|c| (c.cyber, c.count)).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("2016-01-31".to_owned(), vec![(true, 2)]),
+                // b reclassified in, a cancelled, c lost its flag.
+                ("2016-02-29".to_owned(), vec![(false, 1), (true, 1)]),
+            ]
+        );
+        assert!(
+            states[1]
+                .1
+                .iter()
+                .all(|c| c.month == "2015-06" && c.force == "west-mercia")
+        );
     }
 }

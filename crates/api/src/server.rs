@@ -1,4 +1,4 @@
-//! The HTTP service: routes, authentication, and the published shape of every answer.
+//! The HTTP service: routes, authentication, budgets, and the published shape of every answer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,23 +9,30 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use model::ForceId;
 use serde_json::{Value, json};
-use warehouse::{AlertKind, Dimension, StatsQuery, Warehouse};
+use warehouse::{AlertKind, StatsQuery, Warehouse};
 
-use crate::access::{Role, TokenStore};
-use crate::disclosure::{Published, Rule};
+use crate::access::{Denied, Role, TokenStore, Viewer};
+use crate::budget::Budget;
+use crate::disclosure::{DisclosureKey, Published, Rule};
+use crate::grid::{self, BaseCell, View};
 use crate::params::{self, Format, ParamError};
 use crate::revisions::{self, Cell};
+
+/// Most stored versions `/v1/revisions` reads for a viewer without exact scope (a larger cell
+/// is refused: narrow it). Exact viewers may read up to [`warehouse::MAX_CELL_VERSIONS`].
+pub const CONTROLLED_REVISION_VERSIONS: usize = 10_000;
 
 /// What the routes share.
 pub struct ApiState {
     /// The store.
     pub warehouse: Warehouse,
-    /// Accepted tokens.
+    /// Accepted tokens (and the disclosure key).
     pub tokens: TokenStore,
     /// The disclosure rule.
     pub rule: Rule,
+    /// Each token's query budget.
+    pub budget: Budget,
     /// Renders the Prometheus metrics (the binary's recorder).
     pub metrics: Box<dyn Fn() -> String + Send + Sync>,
     /// Longest a request waits for the store before it is answered 504.
@@ -58,17 +65,43 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .with_state(state)
 }
 
-/// An error answer: status and a JSON message.
+/// An error answer: status and a JSON message, with the disclosure rule that refused it or
+/// the seconds to wait before retrying.
 #[derive(Debug)]
-pub struct ApiError(StatusCode, String);
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    rule: Option<&'static str>,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            rule: None,
+            retry_after: None,
+        }
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.0, Json(json!({ "error": self.1 }))).into_response();
-        if self.0 == StatusCode::UNAUTHORIZED {
+        let mut body = json!({ "error": self.message });
+        if let Some(rule) = self.rule {
+            body["rule"] = json!(rule);
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -76,7 +109,16 @@ impl IntoResponse for ApiError {
 
 impl From<ParamError> for ApiError {
     fn from(error: ParamError) -> Self {
-        ApiError(StatusCode::BAD_REQUEST, error.to_string())
+        ApiError::new(StatusCode::BAD_REQUEST, error.to_string())
+    }
+}
+
+impl From<grid::Refusal> for ApiError {
+    fn from(refusal: grid::Refusal) -> Self {
+        ApiError {
+            rule: Some(refusal.rule),
+            ..ApiError::new(StatusCode::FORBIDDEN, refusal.to_string())
+        }
     }
 }
 
@@ -93,7 +135,7 @@ async fn from_store<T, E: std::fmt::Display>(
                 timeout_secs = state.query_timeout.as_secs(),
                 "the statistics store did not answer in time"
             );
-            Err(ApiError(
+            Err(ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 format!(
                     "the statistics store did not answer within {} s; try again shortly",
@@ -106,14 +148,14 @@ async fn from_store<T, E: std::fmt::Display>(
 
 fn internal(error: impl std::fmt::Display) -> ApiError {
     tracing::error!(%error, "request failed");
-    ApiError(
+    ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "the statistics store is unavailable; try again shortly".into(),
+        "the statistics store is unavailable; try again shortly",
     )
 }
 
-/// The caller's role, from `Authorization: Bearer <token>`.
-fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Role, ApiError> {
+/// The caller, from `Authorization: Bearer <token>`, charged one request of its budget.
+fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Viewer, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -121,19 +163,54 @@ fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Role, ApiError>
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
-            ApiError(
+            ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "a bearer token is required (Authorization: Bearer <token>)".into(),
+                "a bearer token is required (Authorization: Bearer <token>)",
             )
         })?;
-    let (role, name) = state.tokens.authenticate(token).ok_or_else(|| {
-        ApiError(
-            StatusCode::UNAUTHORIZED,
-            "the token is unknown or revoked".into(),
+    let viewer = state
+        .tokens
+        .authenticate(token)
+        .map_err(|denied| match denied {
+            Denied::Unknown => ApiError::new(StatusCode::UNAUTHORIZED, denied.to_string()),
+            Denied::FileUnusable => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, denied.to_string())
+            }
+        })?;
+    tracing::debug!(token_name = %viewer.name, role = %viewer.role, "authenticated");
+    if let Err(wait) = state.budget.charge(&viewer.digest, Instant::now()) {
+        let kind = match viewer.role {
+            Role::National => "national",
+            Role::Force(_) => "force",
+            Role::Public => "public",
+        };
+        metrics::counter!("cyberflag_api_rate_limited_total", "role" => kind).increment(1);
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        tracing::debug!(token_name = %viewer.name, retry_after = seconds, "query budget spent");
+        return Err(ApiError {
+            retry_after: Some(seconds.max(1)),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "this token's query budget is spent (api.requests_per_minute, bursts of \
+                     api.request_burst); retry after {} s",
+                    seconds.max(1)
+                ),
+            )
+        });
+    }
+    Ok(viewer)
+}
+
+/// The disclosure key of a controlled viewer (the token file always has one for them).
+fn key_of(viewer: &Viewer) -> Result<DisclosureKey, ApiError> {
+    viewer.key.clone().ok_or_else(|| {
+        tracing::error!("no disclosure key for a controlled viewer");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "disclosure control is not configured; try again later",
         )
-    })?;
-    tracing::debug!(token_name = %name, %role, "authenticated");
-    Ok(role)
+    })
 }
 
 fn observe(route: &'static str, started: Instant, status: StatusCode) {
@@ -168,37 +245,14 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-/// The single force a cell lies in, if any: the row's own force when grouped by force, else
-/// the filter's when it names one force.
-fn scope(query: &StatsQuery, row: Option<&str>) -> Option<ForceId> {
-    if let Some(force) = row {
-        return ForceId::from_id(force).ok();
-    }
-    match query.forces.as_slice() {
-        [one] => Some(*one),
-        _ => None,
-    }
-}
-
-/// The public role sees force-level and regional figures monthly or coarser.
-fn check_access(role: Role, query: &StatsQuery) -> Result<(), ApiError> {
-    let local = query.by.contains(&Dimension::Force)
-        || query.by.contains(&Dimension::Region)
-        || !query.forces.is_empty();
-    let fine = query.by.contains(&Dimension::Day) || query.by.contains(&Dimension::Week);
-    if role == Role::Public && local && fine {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            "the public role sees force-level and regional figures by month or coarser; \
-             group by month, quarter or financial_year"
-                .into(),
-        ));
-    }
-    Ok(())
-}
-
 fn published_json(p: &Published) -> Value {
-    json!({ "count": p.count, "suppressed": p.suppressed, "rounded": p.rounded })
+    json!({
+        "count": p.count,
+        "suppressed": p.suppressed,
+        "perturbed": p.perturbed,
+        "low": p.low,
+        "high": p.high,
+    })
 }
 
 fn csv_cell(text: &str) -> String {
@@ -222,9 +276,43 @@ async fn stats(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let result = answer_stats(&state, &headers, &params).await;
-    let status = result.as_ref().map_or_else(|e| e.0, |_| StatusCode::OK);
+    let status = result
+        .as_ref()
+        .map_or_else(|e| e.status, |_| StatusCode::OK);
     observe("stats", started, status);
     result
+}
+
+/// The rows and total of a statistics question as `viewer` may see them.
+async fn publish_stats(
+    state: &ApiState,
+    viewer: &Viewer,
+    query: &StatsQuery,
+) -> Result<(Vec<(Vec<String>, Published)>, Published, &'static str), ApiError> {
+    match grid::view(viewer.role, query) {
+        View::Exact => {
+            let rows = from_store(state, state.warehouse.stats(query)).await?;
+            let total = rows.iter().map(|r| r.count).sum();
+            let rows = rows
+                .into_iter()
+                .map(|row| (row.values, Published::exact(row.count)))
+                .collect();
+            Ok((rows, Published::exact(total), "exact"))
+        }
+        View::Controlled { own } => {
+            grid::check(query)?;
+            let key = key_of(viewer)?;
+            let base = from_store(state, state.warehouse.stats(&grid::base_query(query))).await?;
+            let cells: Vec<BaseCell> = base.iter().filter_map(BaseCell::from_row).collect();
+            let table = grid::tabulate(&state.rule, &key, own, &query.by, &cells);
+            let rows = table
+                .rows
+                .into_iter()
+                .map(|(values, figure)| (values, figure.publish(&state.rule)))
+                .collect();
+            Ok((rows, table.total.publish(&state.rule), "cell-key"))
+        }
+    }
 }
 
 async fn answer_stats(
@@ -232,26 +320,10 @@ async fn answer_stats(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let role = authenticate(state, headers)?;
+    let viewer = authenticate(state, headers)?;
     let request = params::parse(params, true)?;
     let query = &request.query;
-    check_access(role, query)?;
-    let rows = from_store(state, state.warehouse.stats(query)).await?;
-    let force_column = query.by.iter().position(|d| *d == Dimension::Force);
-    let total_exact: u64 = rows.iter().map(|r| r.count).sum();
-    let published: Vec<(Vec<String>, Published)> = rows
-        .into_iter()
-        .map(|row| {
-            let cell_force = force_column
-                .and_then(|i| row.values.get(i))
-                .map(String::as_str);
-            let p = state
-                .rule
-                .publish(role, scope(query, cell_force), row.count);
-            (row.values, p)
-        })
-        .collect();
-    let total = state.rule.publish(role, scope(query, None), total_exact);
+    let (published, total, method) = publish_stats(state, &viewer, query).await?;
     let names: Vec<&str> = query.by.iter().map(|d| d.name()).collect();
     match request.format {
         Format::Json => {
@@ -262,16 +334,18 @@ async fn answer_stats(
                     for (name, value) in names.iter().zip(values) {
                         object.insert((*name).to_owned(), json!(value));
                     }
-                    object.insert("count".into(), json!(p.count));
-                    object.insert("suppressed".into(), json!(p.suppressed));
-                    object.insert("rounded".into(), json!(p.rounded));
+                    if let Value::Object(figure) = published_json(p) {
+                        object.extend(figure);
+                    }
                     Value::Object(object)
                 })
                 .collect();
             let body = json!({
                 "by": names,
                 "as_at": query.as_at.map(|d| d.to_string()),
-                "role": role.to_string(),
+                "role": viewer.role.to_string(),
+                "method": method,
+                "additive": true,
                 "total": published_json(&total),
                 "rows": rows,
             });
@@ -280,14 +354,16 @@ async fn answer_stats(
         Format::Csv => {
             let mut out = String::new();
             let mut header_cells: Vec<&str> = names.clone();
-            header_cells.extend(["count", "suppressed", "rounded"]);
+            header_cells.extend(["count", "suppressed", "perturbed", "low", "high"]);
             out.push_str(&header_cells.join(","));
             out.push('\n');
             for (values, p) in &published {
                 let mut cells: Vec<String> = values.iter().map(|v| csv_cell(v)).collect();
                 cells.push(p.count.map(|c| c.to_string()).unwrap_or_default());
                 cells.push(p.suppressed.to_string());
-                cells.push(p.rounded.to_string());
+                cells.push(p.perturbed.to_string());
+                cells.push(p.low.to_string());
+                cells.push(p.high.to_string());
                 out.push_str(&cells.join(","));
                 out.push('\n');
             }
@@ -313,7 +389,9 @@ async fn revisions(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let result = answer_revisions(&state, &headers, &params).await;
-    let status = result.as_ref().map_or_else(|e| e.0, |_| StatusCode::OK);
+    let status = result
+        .as_ref()
+        .map_or_else(|e| e.status, |_| StatusCode::OK);
     observe("revisions", started, status);
     result
 }
@@ -323,24 +401,25 @@ async fn answer_revisions(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let role = authenticate(state, headers)?;
+    let viewer = authenticate(state, headers)?;
     let request = params::parse(params, false)?;
     let query = &request.query;
-    // Revisions come by day: below national level that is finer than the public may see.
-    if role == Role::Public && !query.forces.is_empty() {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            "the public role sees force-level figures by month or coarser; revisions come by day"
-                .into(),
-        ));
-    }
-    let versions = from_store(state, state.warehouse.cell_versions(query)).await?;
-    if versions.len() > warehouse::MAX_CELL_VERSIONS {
-        return Err(ApiError(
+    let view = grid::view(viewer.role, query);
+    let limit = match view {
+        View::Exact => warehouse::MAX_CELL_VERSIONS,
+        View::Controlled { .. } => {
+            grid::check(query)?;
+            CONTROLLED_REVISION_VERSIONS
+        }
+    };
+    let versions = from_store(state, state.warehouse.cell_versions(query, limit)).await?;
+    if versions.len() > limit {
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "the cell is too large to explain version by version; narrow it with from, to, \
-             force or offence_group"
-                .into(),
+            format!(
+                "the cell has more than {limit} stored versions, too many to explain version by \
+                 version; narrow it with from, to, force or offence_group"
+            ),
         ));
     }
     let cell = Cell {
@@ -350,23 +429,44 @@ async fn answer_revisions(
         offence_groups: query.offence_groups.clone(),
         cyber: query.cyber,
     };
-    let cell_scope = scope(query, None);
-    let publish = |n: u64| published_json(&state.rule.publish(role, cell_scope, n));
-    let steps: Vec<Value> = revisions::history(&versions, &cell)
-        .into_iter()
-        .map(|s| {
-            json!({
-                "date": s.date,
-                "count": publish(s.count),
-                "new": publish(s.new),
-                "reclassified_in": publish(s.reclassified_in),
-                "reclassified_out": publish(s.reclassified_out),
-                "cancelled": publish(s.cancelled),
-                "transferred": publish(s.transferred),
+    let steps: Vec<Value> = match view {
+        View::Exact => revisions::history(&versions, &cell)
+            .into_iter()
+            .map(|s| {
+                let exact = |n: u64| published_json(&Published::exact(n));
+                json!({
+                    "date": s.date,
+                    "count": exact(s.count),
+                    "new": exact(s.new),
+                    "reclassified_in": exact(s.reclassified_in),
+                    "reclassified_out": exact(s.reclassified_out),
+                    "cancelled": exact(s.cancelled),
+                    "transferred": exact(s.transferred),
+                })
             })
-        })
-        .collect();
-    Ok(Json(json!({ "role": role.to_string(), "steps": steps })).into_response())
+            .collect(),
+        View::Controlled { own } => {
+            // The cell as at each month end, published like `/v1/stats?as_at=<month end>`;
+            // a step only where the published figure changes, and no reasons.
+            let key = key_of(&viewer)?;
+            let mut last: Option<Published> = None;
+            let mut steps = Vec::new();
+            for (month_end, cells) in revisions::month_end_cells(&versions, &cell) {
+                let total = grid::tabulate(&state.rule, &key, own, &[], &cells)
+                    .total
+                    .publish(&state.rule);
+                if last != Some(total) {
+                    steps.push(json!({
+                        "date": month_end.to_string(),
+                        "count": published_json(&total),
+                    }));
+                    last = Some(total);
+                }
+            }
+            steps
+        }
+    };
+    Ok(Json(json!({ "role": viewer.role.to_string(), "steps": steps })).into_response())
 }
 
 async fn alerts(
@@ -375,18 +475,20 @@ async fn alerts(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let result = answer_alerts(&state, &headers).await;
-    let status = result.as_ref().map_or_else(|e| e.0, |_| StatusCode::OK);
+    let status = result
+        .as_ref()
+        .map_or_else(|e| e.status, |_| StatusCode::OK);
     observe("alerts", started, status);
     result
 }
 
 async fn answer_alerts(state: &ApiState, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let role = authenticate(state, headers)?;
-    let own = match role {
+    let viewer = authenticate(state, headers)?;
+    let own = match viewer.role {
         Role::Public => {
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "alerts are for national and force roles".into(),
+                "alerts are for national and force roles",
             ));
         }
         Role::National => None,
@@ -398,12 +500,9 @@ async fn answer_alerts(state: &ApiState, headers: &HeaderMap) -> Result<Response
         .filter(|a| own.is_none_or(|f| a.force() == f.as_str() || a.force() == "national"))
         .map(|a| {
             let n = a.numbers();
-            let exact = own.is_none() || own.is_some_and(|f| a.force() == f.as_str());
-            let observed = if exact {
-                Published::exact(n.observed)
-            } else {
-                state.rule.control(n.observed)
-            };
+            // Outside the viewer's exact scope an alert's weekly figures (observed, expected,
+            // and the p-value they imply) are withheld: weeks are finer than the grid.
+            let exact = own.is_none_or(|f| a.force() == f.as_str());
             json!({
                 "alert_id": a.alert_id(),
                 "kind": match a.kind() { AlertKind::Rise => "rise", AlertKind::DataQuality => "data-quality" },
@@ -412,12 +511,13 @@ async fn answer_alerts(state: &ApiState, headers: &HeaderMap) -> Result<Response
                 "method": a.method(),
                 "opened_week": a.opened_week().to_string(),
                 "week": n.week.to_string(),
-                "observed": published_json(&observed),
+                "withheld": !exact,
+                "observed": if exact { published_json(&Published::exact(n.observed)) } else { Value::Null },
                 "expected": if exact { n.expected } else { None },
-                "p_value": n.p_value,
+                "p_value": if exact { n.p_value } else { None },
                 "rank": n.rank,
             })
         })
         .collect();
-    Ok(Json(json!({ "role": role.to_string(), "alerts": rows })).into_response())
+    Ok(Json(json!({ "role": viewer.role.to_string(), "alerts": rows })).into_response())
 }

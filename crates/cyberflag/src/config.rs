@@ -55,12 +55,19 @@ pub struct Config {
 pub struct ApiConfig {
     /// Address the API, its dashboard and its `/metrics` listen on.
     pub listen: String,
-    /// Token file (TOML, SHA-256 digests only) that `cyberflag token` edits and the API reads.
+    /// Token file (TOML: SHA-256 digests of the tokens and the disclosure key) that
+    /// `cyberflag token` edits and the API re-reads whenever its content changes.
     pub tokens_file: String,
-    /// Counts from 1 up to this are suppressed outside a viewer's exact scope.
+    /// Published figures from 1 up to this are shown as suppressed outside a viewer's exact
+    /// scope (at most 100).
     pub suppress_max: u64,
-    /// Larger counts are rounded to the nearest multiple of this outside a viewer's exact scope.
-    pub rounding_base: u64,
+    /// Largest perturbation (±) the cell-key method applies to one grid cell outside a
+    /// viewer's exact scope (1 to 10; 0 would publish exact counts).
+    pub perturbation_max: u64,
+    /// Requests a minute each token may make (its query budget), refilled continuously.
+    pub requests_per_minute: u64,
+    /// Requests a token may make at once before the per-minute rate applies.
+    pub request_burst: u64,
     /// Seconds between count snapshots built by the API (0: never; run `cyberflag snapshot`).
     pub snapshot_secs: u64,
     /// The API builds a snapshot early once this many versions were stored after the last one
@@ -83,7 +90,9 @@ impl Default for ApiConfig {
             listen: "127.0.0.1:8080".into(),
             tokens_file: ".cyberflag/tokens.toml".into(),
             suppress_max: 7,
-            rounding_base: 5,
+            perturbation_max: 2,
+            requests_per_minute: 120,
+            request_burst: 60,
             snapshot_secs: 600,
             snapshot_changes: 5_000,
             snapshot_margin_secs: 120,
@@ -697,11 +706,17 @@ impl Config {
                 ),
             });
         }
-        if self.api.rounding_base < 2 || self.api.rounding_base > 100 {
-            return Err(ConfigError::Value {
-                key: "api.rounding_base",
-                message: "must be between 2 and 100".into(),
-            });
+        self.disclosure_rule()?;
+        for (key, value) in [
+            ("api.requests_per_minute", self.api.requests_per_minute),
+            ("api.request_burst", self.api.request_burst),
+        ] {
+            if value == 0 || value > 1_000_000 {
+                return Err(ConfigError::Value {
+                    key,
+                    message: format!("must be between 1 and 1000000, got {value}"),
+                });
+            }
         }
         for url in self.alert_webhooks() {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -722,6 +737,20 @@ impl Config {
             .map(|url| url.trim().trim_end_matches('/').to_owned())
             .filter(|url| !url.is_empty())
             .collect()
+    }
+
+    /// The API's disclosure rule; settings that would void its guarantee are refused, naming
+    /// the key.
+    pub fn disclosure_rule(&self) -> Result<api::disclosure::Rule, ConfigError> {
+        api::disclosure::Rule::new(self.api.suppress_max, self.api.perturbation_max).map_err(
+            |error| ConfigError::Value {
+                key: match error.parameter() {
+                    "suppress_max" => "api.suppress_max",
+                    _ => "api.perturbation_max",
+                },
+                message: error.to_string(),
+            },
+        )
     }
 
     /// The configuration as TOML with secrets replaced by `<redacted>`.
@@ -969,6 +998,40 @@ mod tests {
         });
         load_in_jail(&[("CYBERFLAG_NOSUCHSECTION_KEY", "1")], None, |config| {
             assert!(config.is_err());
+        });
+    }
+
+    #[test]
+    fn disclosure_settings_that_void_the_guarantee_are_refused() {
+        for (var, value, key) in [
+            (
+                "CYBERFLAG_API_PERTURBATION_MAX",
+                "0",
+                "api.perturbation_max",
+            ),
+            (
+                "CYBERFLAG_API_PERTURBATION_MAX",
+                "11",
+                "api.perturbation_max",
+            ),
+            ("CYBERFLAG_API_SUPPRESS_MAX", "101", "api.suppress_max"),
+            (
+                "CYBERFLAG_API_REQUESTS_PER_MINUTE",
+                "0",
+                "api.requests_per_minute",
+            ),
+            ("CYBERFLAG_API_REQUEST_BURST", "0", "api.request_burst"),
+        ] {
+            load_in_jail(&[(var, value)], None, |config| {
+                let message = config.unwrap_err().to_string();
+                assert!(message.contains(key), "{var}={value}: {message}");
+            });
+        }
+        // The rule of the defaults, and no suppression at all, are fine: a count of 1 or more
+        // is never published as 0 whatever suppress_max is.
+        load_in_jail(&[("CYBERFLAG_API_SUPPRESS_MAX", "0")], None, |config| {
+            let rule = config.unwrap().disclosure_rule().unwrap();
+            assert_eq!((rule.suppress_max(), rule.perturbation_max()), (0, 2));
         });
     }
 

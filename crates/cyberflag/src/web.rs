@@ -15,14 +15,16 @@ pub async fn serve(args: ApiArgs, config: &Config) -> anyhow::Result<()> {
         .parse()
         .with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:8080"))?;
     let tokens = api::access::TokenStore::open(Path::new(&config.api.tokens_file))?;
+    let rule = config.disclosure_rule()?;
     let handle = telemetry::install_recorder()?;
     let state = Arc::new(api::server::ApiState {
         warehouse: warehouse::Warehouse::new(&config.warehouse()),
         tokens,
-        rule: api::disclosure::Rule {
-            suppress_max: config.api.suppress_max,
-            base: config.api.rounding_base,
-        },
+        rule,
+        budget: api::budget::Budget::new(
+            u32::try_from(config.api.requests_per_minute).unwrap_or(u32::MAX),
+            u32::try_from(config.api.request_burst).unwrap_or(u32::MAX),
+        ),
         metrics: Box::new(move || handle.render()),
         query_timeout: std::time::Duration::from_secs(config.api.query_timeout_secs),
     });

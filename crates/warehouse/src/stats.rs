@@ -593,9 +593,14 @@ pub const MAX_CELL_VERSIONS: usize = 2_000_000;
 
 impl Warehouse {
     /// Every version of every crime that matched `query`'s filters (ignoring status) in any
-    /// version: the material for explaining how the cell's count changed. At most
-    /// [`MAX_CELL_VERSIONS`] + 1 rows (more means the cell is too large to explain).
-    pub async fn cell_versions(&self, query: &StatsQuery) -> Result<Vec<VersionState>, Error> {
+    /// version: the material for explaining how the cell's count changed. At most `limit` + 1
+    /// rows (more than `limit` means the cell is too large to explain; callers pass at most
+    /// [`MAX_CELL_VERSIONS`]).
+    pub async fn cell_versions(
+        &self,
+        query: &StatsQuery,
+        limit: usize,
+    ) -> Result<Vec<VersionState>, Error> {
         let mut conditions = Vec::new();
         let mut binds = Vec::new();
         if let Some(from) = query.from {
@@ -646,7 +651,7 @@ impl Warehouse {
             "SELECT force, crime_ref, version, toString(status), offence_group, cyber, \
              toString(recorded_date), toUInt32(received_at) FROM crime_versions WHERE {outer} \
              ORDER BY force, crime_ref, version LIMIT {}",
-            MAX_CELL_VERSIONS + 1
+            limit.min(MAX_CELL_VERSIONS) + 1
         );
         let text = self.fetch_tsv(&sql, all_binds).await?;
         Ok(text
