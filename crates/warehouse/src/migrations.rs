@@ -82,22 +82,56 @@ struct AppliedRow {
     checksum: String,
 }
 
-const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
+/// The migration ledger on one server.
+pub(crate) const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
      (version UInt32, name String, checksum String, applied_at DateTime) \
      ENGINE = MergeTree ORDER BY version";
+
+/// Every ledger row (`?fields` is the row type's columns).
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    "SELECT ?fields FROM schema_migrations ORDER BY version";
+
+/// `CREATE DATABASE`, on every server of `cluster` when given.
+pub(crate) fn create_database_sql(database: &str, cluster: Option<&str>) -> String {
+    format!(
+        "CREATE DATABASE IF NOT EXISTS {}{}",
+        quote_identifier(database),
+        on_cluster(cluster)
+    )
+}
+
+/// `DROP DATABASE`, on every server of `cluster` when given.
+pub(crate) fn drop_database_sql(database: &str, cluster: Option<&str>) -> String {
+    format!(
+        "DROP DATABASE IF EXISTS {}{}",
+        quote_identifier(database),
+        on_cluster(cluster)
+    )
+}
+
+fn on_cluster(cluster: Option<&str>) -> String {
+    cluster
+        .map(|c| format!(" ON CLUSTER {}", quote_identifier(c)))
+        .unwrap_or_default()
+}
+
+/// The ledger row of an applied migration. Values are our own constants (digits and hex), so
+/// inlining them is safe; 18.16 has no server-side query parameters.
+pub(crate) fn record_migration_sql(migration: &Migration) -> String {
+    format!(
+        "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+         VALUES ({}, '{}', '{}', now())",
+        migration.version,
+        migration.name,
+        migration.checksum()
+    )
+}
 
 impl Warehouse {
     /// Creates the database if needed and applies every migration not yet applied.
     pub async fn migrate(&self) -> Result<MigrationReport, Error> {
         let cluster = self.cluster.clone();
-        let on = cluster
-            .as_deref()
-            .map(|c| format!(" ON CLUSTER {}", quote_identifier(c)))
-            .unwrap_or_default();
-        let create_database = format!(
-            "CREATE DATABASE IF NOT EXISTS {}{on}",
-            quote_identifier(&self.database)
-        );
+        let create_database = create_database_sql(&self.database, cluster.as_deref());
         self.server.query(&create_database).execute().await?;
         let ledger = match &cluster {
             Some(cluster) => cluster_ledger(cluster, &self.database),
@@ -142,14 +176,10 @@ impl Warehouse {
             for statement in statements {
                 self.client.query(&statement).execute().await?;
             }
-            // Values are our own constants (digits and hex), so inlining them is safe; 18.16
-            // has no server-side query parameters.
-            let record = format!(
-                "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
-                 VALUES ({}, '{}', '{}', now())",
-                migration.version, migration.name, expected
-            );
-            self.client.query(&record).execute().await?;
+            self.client
+                .query(&record_migration_sql(migration))
+                .execute()
+                .await?;
             tracing::info!(
                 version = migration.version,
                 name = migration.name,
@@ -176,7 +206,7 @@ impl Warehouse {
         // Two concurrent `migrate` runs may both record a version; every row must agree.
         Ok(self
             .client
-            .query("SELECT ?fields FROM schema_migrations ORDER BY version")
+            .query(APPLIED_MIGRATIONS)
             .fetch_all::<AppliedRow>()
             .await?)
     }
@@ -245,6 +275,7 @@ fn split_engine(text: &str) -> Option<(&str, &str, &str)> {
 pub fn cluster_statements(migration: &Migration, cluster: &str, database: &str) -> Vec<String> {
     let mut out = Vec::new();
     let on = format!("ON CLUSTER {}", quote_identifier(cluster));
+    let db = quote_identifier(database);
     for statement in migration.statements() {
         if let Some((table, rest)) = name_after(&statement, "CREATE TABLE IF NOT EXISTS") {
             let Some((columns, engine, clauses)) = split_engine(rest) else {
@@ -256,11 +287,12 @@ pub fn cluster_statements(migration: &Migration, cluster: &str, database: &str) 
                 replicated(engine, database, table, false),
                 clauses.trim()
             ));
+            // Names inside an ON CLUSTER statement are qualified: each server runs it in its
+            // default database.
             out.push(format!(
-                "CREATE TABLE IF NOT EXISTS {table} {on} AS {table}_local \
-                 ENGINE = Distributed({}, {}, {table}_local, {})",
+                "CREATE TABLE IF NOT EXISTS {table} {on} AS {db}.{table}_local \
+                 ENGINE = Distributed({}, {db}, {table}_local, {})",
                 quote_identifier(cluster),
-                quote_identifier(database),
                 sharding_key(table)
             ));
         } else if let Some((view, rest)) =
@@ -270,18 +302,18 @@ pub fn cluster_statements(migration: &Migration, cluster: &str, database: &str) 
                 out.push(statement);
                 continue;
             };
-            let clauses = clauses
-                .trim()
-                .replace(" FROM crime_versions", " FROM crime_versions_local");
+            let clauses = clauses.trim().replace(
+                " FROM crime_versions",
+                &format!(" FROM {db}.crime_versions_local"),
+            );
             out.push(format!(
                 "CREATE MATERIALIZED VIEW IF NOT EXISTS {view}_local {on} ENGINE = {} {clauses}",
                 replicated(engine, database, view, false)
             ));
             out.push(format!(
-                "CREATE TABLE IF NOT EXISTS {view} {on} AS {view}_local \
-                 ENGINE = Distributed({}, {}, {view}_local, {})",
+                "CREATE TABLE IF NOT EXISTS {view} {on} AS {db}.{view}_local \
+                 ENGINE = Distributed({}, {db}, {view}_local, {})",
                 quote_identifier(cluster),
-                quote_identifier(database),
                 sharding_key(view)
             ));
         } else {
@@ -292,7 +324,7 @@ pub fn cluster_statements(migration: &Migration, cluster: &str, database: &str) 
 }
 
 /// The migration ledger on a cluster: one replicated table, the same rows on every node.
-fn cluster_ledger(cluster: &str, database: &str) -> String {
+pub(crate) fn cluster_ledger(cluster: &str, database: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER {} \
          (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = {} ORDER BY version",
@@ -386,7 +418,10 @@ mod tests {
                         ))
                     })
                     .unwrap_or_else(|| panic!("no {view}_local"));
-                assert!(local.contains("FROM crime_versions_local"), "{local}");
+                assert!(
+                    local.contains("FROM `cyberflag`.crime_versions_local"),
+                    "{local}"
+                );
             }
         }
         assert!(cluster_ledger("c", "db").contains("/clickhouse/tables/all/db/schema_migrations"));
