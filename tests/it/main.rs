@@ -16,6 +16,7 @@ mod adapter;
 mod alerts;
 mod api;
 mod cli;
+mod cluster;
 mod deploy;
 mod faults;
 mod ingest;
