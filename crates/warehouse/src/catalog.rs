@@ -263,8 +263,8 @@ pub fn statements(values: &Values, layout: &Layout) -> Vec<Statement> {
         out.push(Statement::new(
             format!("snapshot: count {force}"),
             render(
-                &snapshot_insert_sql(snapshot.id, snapshot.cutoff),
-                vec![Bound::Text(force.as_str().to_owned())],
+                &snapshot_insert_sql(snapshot.id, snapshot.cutoff, layout),
+                vec![Bound::Text(force.as_str().to_owned()); 3],
             ),
             Kind::Write,
         ));

@@ -11,8 +11,8 @@
 
 use std::time::Instant;
 
-use crate::stats::{Bound, CURRENT, Snapshot, unescape_tsv};
-use crate::{Error, Warehouse};
+use crate::stats::{Bound, CURRENT, Snapshot, known_at, unescape_tsv};
+use crate::{Error, Layout, Warehouse};
 
 /// What a build did.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,13 +51,23 @@ pub(crate) fn changes_since_sql(cutoff: u32) -> String {
     format!("SELECT count() FROM crime_changes WHERE stored_at > toDateTime({cutoff})")
 }
 
-/// Counts one force's current recorded crimes (the force is bound) into snapshot `id`.
-pub(crate) fn snapshot_insert_sql(id: u32, cutoff: u32) -> String {
+/// Counts one force's current recorded crimes (the force is bound three times) into snapshot
+/// `id`, from the versions first stored by the cut-off: a version whose copy in
+/// crime_versions is later (stored again, and merged) is looked up in crime_arrivals, which
+/// keeps its first copy; only those few versions are.
+pub(crate) fn snapshot_insert_sql(id: u32, cutoff: u32, layout: &Layout) -> String {
+    let later = format!(
+        "(crime_ref, version) IN (SELECT crime_ref, version FROM {} \
+         WHERE force = ? AND stored_at > toDateTime({cutoff}))",
+        layout.local("crime_versions")
+    );
+    let known = format!(
+        "(stored_at <= toDateTime({cutoff}) OR {})",
+        known_at(cutoff, &format!("force = ? AND {later}"), layout)
+    );
     let inner = CURRENT.replace(
         " FROM crime_versions GROUP BY",
-        &format!(
-            " FROM crime_versions WHERE force = ? AND stored_at <= toDateTime({cutoff}) GROUP BY"
-        ),
+        &format!(" FROM crime_versions WHERE force = ? AND {known} GROUP BY"),
     );
     format!(
         "INSERT INTO crime_counts SELECT {id}, recorded_date, force, offence_code, \
@@ -161,10 +171,12 @@ impl Warehouse {
                 .to_owned(),
             None => "0".to_owned(),
         };
-        let insert = snapshot_insert_sql(id, cutoff);
+        let insert = snapshot_insert_sql(id, cutoff, &self.layout());
         for force in &forces {
             self.query(&insert)
                 .with_setting("insert_quorum", quorum.as_str())
+                .bind(force)
+                .bind(force)
                 .bind(force)
                 .execute()
                 .await?;

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_crime_versions"),
     migration!(2, "0002_alerts"),
     migration!(3, "0003_count_snapshots"),
+    migration!(4, "0004_crime_arrivals"),
 ];
 
 impl Migration {
@@ -216,7 +217,7 @@ impl Warehouse {
 /// version of a crime, which `argMax` and the change log join) share a shard.
 fn sharding_key(table: &str) -> &'static str {
     match table {
-        "crime_versions" | "crime_changes" => "cityHash64(force, crime_ref)",
+        "crime_versions" | "crime_changes" | "crime_arrivals" => "cityHash64(force, crime_ref)",
         "crime_counts" => "cityHash64(force)",
         "alerts" | "alert_deliveries" => "cityHash64(alert_id)",
         _ => "rand()",
@@ -266,6 +267,32 @@ fn split_engine(text: &str) -> Option<(&str, &str, &str)> {
     Some((&text[..at], after[..end].trim(), &after[end..]))
 }
 
+/// A materialised view's `AS SELECT … FROM crime_versions` on a cluster: it must watch the
+/// node's own `<database>.crime_versions_local` (an insert lands there, on the crime's shard),
+/// not the Distributed table.
+fn read_local(select: &str, database: &str) -> String {
+    let mut out = String::new();
+    let mut rest = select;
+    while let Some(at) = rest.find("FROM") {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        let spaced = &after["FROM".len()..];
+        let table = spaced.trim_start();
+        let name_end = table
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(table.len());
+        if &table[..name_end] == "crime_versions" {
+            out.push_str(&format!("FROM {database}.crime_versions_local"));
+            rest = &table[name_end..];
+        } else {
+            out.push_str("FROM");
+            rest = spaced;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The statements that create `migration`'s objects on `cluster` in `database`: for each
 /// table, a replicated `<table>_local` on every node (ON CLUSTER) and a Distributed `<table>`
 /// over them, so queries and inserts use the single-node names unchanged; for a materialised
@@ -302,10 +329,7 @@ pub fn cluster_statements(migration: &Migration, cluster: &str, database: &str) 
                 out.push(statement);
                 continue;
             };
-            let clauses = clauses.trim().replace(
-                " FROM crime_versions",
-                &format!(" FROM {db}.crime_versions_local"),
-            );
+            let clauses = read_local(clauses.trim(), &db);
             out.push(format!(
                 "CREATE MATERIALIZED VIEW IF NOT EXISTS {view}_local {on} ENGINE = {} {clauses}",
                 replicated(engine, database, view, false)
@@ -425,6 +449,18 @@ mod tests {
             }
         }
         assert!(cluster_ledger("c", "db").contains("/clickhouse/tables/all/db/schema_migrations"));
+    }
+
+    #[test]
+    fn a_view_on_a_cluster_watches_the_local_versions() {
+        assert_eq!(
+            read_local("AS SELECT a, b\nFROM crime_versions", "`db`"),
+            "AS SELECT a, b\nFROM `db`.crime_versions_local"
+        );
+        assert_eq!(
+            read_local("AS SELECT x FROM crime_versions_other", "`db`"),
+            "AS SELECT x FROM crime_versions_other"
+        );
     }
 
     #[test]

@@ -307,10 +307,11 @@ impl StatsQuery {
                 recorded.extend(filters);
                 let now_state = current(std::slice::from_ref(&changed));
                 binds.extend(filter_binds.iter().cloned());
-                let then_state = current(&[
-                    changed.clone(),
-                    format!("stored_at <= toDateTime({cutoff})"),
-                ]);
+                // Their state at the cut-off: the versions first stored by then. Not
+                // `stored_at <= cutoff` on crime_versions: merges keep a version's last copy,
+                // so one stored again after the cut-off would look new (crime_arrivals keeps
+                // the first copy; migration 0004).
+                let then_state = current(&[changed.clone(), known_at(cutoff, &changed, layout)]);
                 binds.extend(filter_binds);
                 format!(
                     "SELECT {} FROM (\
@@ -340,6 +341,17 @@ impl StatsQuery {
         }
         (sql, binds)
     }
+}
+
+/// The condition "this version was stored at or before `cutoff`" on `crime_versions` rows of
+/// the crimes matching `crimes`, from `crime_arrivals`, which keeps each version's first copy
+/// however often it was stored again.
+pub(crate) fn known_at(cutoff: u32, crimes: &str, layout: &Layout) -> String {
+    format!(
+        "(force, crime_ref, version) IN (SELECT force, crime_ref, version FROM {} \
+         WHERE stored_at <= toDateTime({cutoff}) AND {crimes})",
+        layout.local("crime_arrivals")
+    )
 }
 
 /// A complete count snapshot: its id and the stored time it was cut at (seconds).
@@ -489,7 +501,13 @@ mod tests {
             "{sql}"
         );
         assert!(sql.contains("stored_at > toDateTime(1700000000)"), "{sql}");
-        assert!(sql.contains("stored_at <= toDateTime(1700000000)"), "{sql}");
+        assert!(
+            sql.contains(
+                "(force, crime_ref, version) IN (SELECT force, crime_ref, version \
+                 FROM crime_arrivals WHERE stored_at <= toDateTime(1700000000)"
+            ),
+            "{sql}"
+        );
         assert_eq!(sql.matches("UNION ALL").count(), 2);
     }
 
