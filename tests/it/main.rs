@@ -24,5 +24,6 @@ mod operations;
 mod schema;
 mod security;
 mod simulation;
+mod sql;
 mod tidy;
 mod topics;

@@ -15,9 +15,11 @@
 CREATE MATERIALIZED VIEW IF NOT EXISTS crime_arrivals
 ENGINE = ReplacingMergeTree(first_kept)
 ORDER BY (force, crime_ref, version)
-AS SELECT force, crime_ref, version, stored_at, 4294967295 - toUInt32(stored_at) AS first_kept
+AS SELECT force, crime_ref, version, stored_at,
+    toUInt32(4294967295 - toUInt32(stored_at)) AS first_kept
 FROM crime_versions;
 
 INSERT INTO crime_arrivals
-SELECT force, crime_ref, version, stored_at, 4294967295 - toUInt32(stored_at) AS first_kept
+SELECT force, crime_ref, version, stored_at,
+    toUInt32(4294967295 - toUInt32(stored_at)) AS first_kept
 FROM crime_versions;
