@@ -218,7 +218,7 @@ fn snapshot(sandbox: &Sandbox) -> std::process::Output {
 fn police_uk_records_count_exactly_on_a_cluster_through_a_replica_outage() {
     assert_cluster_up();
     let sandbox = Sandbox::new("cluster", 12);
-    succeed(&mut command(&sandbox, &[]).arg("migrate"));
+    succeed(command(&sandbox, &[]).arg("migrate"));
     let token = {
         let tokens = sandbox.tokens_file();
         succeed(
@@ -360,7 +360,7 @@ fn a_version_stored_again_after_a_snapshot_counts_once(cluster: bool) {
             sandbox.command(extra)
         }
     };
-    succeed(&mut run(&[]).arg("migrate"));
+    succeed(run(&[]).arg("migrate"));
     let city = police_uk_files("city-of-london");
     let files = &city[..3];
     succeed_stderr(

@@ -89,14 +89,18 @@ fn version_row(
             ""
         },
         if group.is_empty() { "" } else { "088/14" },
-        if crime % 3 == 0 {
+        if crime.is_multiple_of(3) {
             "other-crime"
         } else {
             "public-order"
         },
         u8::from(cyber),
-        if crime % 2 == 0 { "day" } else { "month" },
-        if crime % 5 == 0 {
+        if crime.is_multiple_of(2) {
+            "day"
+        } else {
+            "month"
+        },
+        if crime.is_multiple_of(5) {
             format!("'{day}'")
         } else {
             "NULL".to_owned()
@@ -336,13 +340,12 @@ fn python() -> PathBuf {
     python
 }
 
+/// Each statement's name and outcome: its answer, or the server's error.
+type Outcomes = Vec<(String, Result<String, String>)>;
+
 /// Runs `script` on the current ClickHouse (chdb), `parse` only parsing each statement;
 /// returns the version and each statement's outcome by name.
-fn run_on_chdb(
-    database: &str,
-    script: &[Statement],
-    parse: bool,
-) -> (String, Vec<(String, Result<String, String>)>) {
+fn run_on_chdb(database: &str, script: &[Statement], parse: bool) -> (String, Outcomes) {
     let dir = tempfile::tempdir().unwrap();
     let statements: Vec<serde_json::Value> = script
         .iter()
