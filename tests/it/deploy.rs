@@ -1,9 +1,12 @@
-//! Deployment files: `docker-compose.yml`, the README's configuration table, `.ci/run`.
+//! Deployment files: `docker-compose.yml`, the Kubernetes manifests, the Dockerfile, the
+//! Prometheus rules, the README's configuration table, `.ci/run`; and the readiness probes.
 //!
-//! No Docker engine runs here, so the compose file is checked by parsing it: every variable it
-//! sets for a cyberflag role must be one the binary knows.
+//! No Docker engine or Kubernetes runs here, so the files are checked by parsing them, by the
+//! tools that own their formats (kubernetes-validate with the Kubernetes schemas, promtool),
+//! and by the binary itself: every role's configuration, as its container would see it, is
+//! loaded by `cyberflag config show`, and every file it names must be mounted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -481,10 +484,12 @@ fn kubernetes_manifests_are_valid_and_complete() {
             }
             if matches!(kind, "Deployment" | "StatefulSet") {
                 long_running += 1;
-                for probe in ["readinessProbe", "livenessProbe"] {
+                // Ready when its dependencies answer; alive while it serves.
+                for (probe, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")]
+                {
                     assert_eq!(
-                        container[probe]["httpGet"]["path"], "/healthz",
-                        "{file}: {name} has no {probe} on /healthz"
+                        container[probe]["httpGet"]["path"], path,
+                        "{file}: {name} has no {probe} on {path}"
                     );
                 }
             }
@@ -496,10 +501,13 @@ fn kubernetes_manifests_are_valid_and_complete() {
     );
     for required in [
         "StatefulSet/cyberflag-ingest",
+        "Service/cyberflag-ingest",
         "PodDisruptionBudget/cyberflag-ingest",
         "Deployment/cyberflag-api",
+        "PodDisruptionBudget/cyberflag-api",
         "Deployment/cyberflag-alerts",
-        "Job/cyberflag-migrate",
+        "Job/cyberflag-migrate-0-0-0",
+        "CronJob/cyberflag-snapshot",
     ] {
         assert!(kinds.contains(required), "missing {required}: {kinds:?}");
     }
@@ -578,4 +586,735 @@ fn the_readme_lists_every_compose_service() {
             "README.md's deployment section does not list the service {name}"
         );
     }
+}
+
+/// The project's Python tools (`cargo xtask tools`; `cargo xtask test` installs them).
+fn venv_tool(name: &str) -> std::path::PathBuf {
+    let path = root().join(".stack/python/bin").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask tools` (cargo xtask test does)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn kubernetes_manifests_pass_the_kubernetes_schemas_offline() {
+    let mut files: Vec<_> = std::fs::read_dir(root().join("deploy/k8s"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let output = std::process::Command::new(venv_tool("kubernetes-validate"))
+        .args(["--strict", "--kubernetes-version", "1.33.0"])
+        .args(&files)
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{report}");
+    let passed = report.matches(" passed for resource ").count();
+    assert_eq!(
+        passed,
+        manifests().len(),
+        "every document validated: {report}"
+    );
+}
+
+/// A workload's pod spec (Deployment, StatefulSet, Job, CronJob).
+fn pod_spec(document: &serde_yaml::Value) -> Option<&serde_yaml::Value> {
+    let spec = &document["spec"];
+    match document["kind"].as_str()? {
+        "CronJob" => Some(&spec["jobTemplate"]["spec"]["template"]["spec"]),
+        "Deployment" | "StatefulSet" | "Job" => Some(&spec["template"]["spec"]),
+        _ => None,
+    }
+}
+
+fn pod_labels(document: &serde_yaml::Value) -> serde_yaml::Mapping {
+    document["spec"]["template"]["metadata"]["labels"]
+        .as_mapping()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn selects(selector: &serde_yaml::Value, labels: &serde_yaml::Mapping) -> bool {
+    selector
+        .as_mapping()
+        .is_some_and(|m| !m.is_empty() && m.iter().all(|(k, v)| labels.get(k) == Some(v)))
+}
+
+/// Runs `cyberflag config show` with `env` only (no inherited `CYBERFLAG_*`, no
+/// `./cyberflag.toml`) and returns the effective configuration.
+fn effective_config(env: &[(String, String)], what: &str) -> toml::Table {
+    let borrowed: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let output = crate::support::cyberflag(&borrowed)
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{what}: the binary refuses its configuration: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    toml::from_str(&String::from_utf8_lossy(&output.stdout)).unwrap()
+}
+
+fn setting<'a>(config: &'a toml::Table, key: &str) -> &'a str {
+    let (section, name) = key.split_once('.').unwrap();
+    config[section][name].as_str().unwrap_or_default()
+}
+
+/// Every pod runs unprivileged; every file its configuration names is mounted (read by the
+/// binary itself, with the container's environment and ConfigMap); the volumes, Services,
+/// disruption budgets and release-named Jobs it needs exist.
+#[test]
+fn kubernetes_pods_mount_what_their_configuration_names_and_run_unprivileged() {
+    let documents = manifests();
+    let all_text: String = std::fs::read_dir(root().join("deploy/k8s"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    let named = |kind: &str| -> BTreeSet<String> {
+        documents
+            .iter()
+            .filter(|(_, d)| d["kind"] == kind)
+            .map(|(_, d)| d["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (config_maps, claims) = (named("ConfigMap"), named("PersistentVolumeClaim"));
+    let config_map = |name: &str| -> serde_yaml::Value {
+        documents
+            .iter()
+            .find(|(_, d)| d["kind"] == "ConfigMap" && d["metadata"]["name"] == name)
+            .map(|(_, d)| d["data"].clone())
+            .unwrap_or_else(|| panic!("no ConfigMap {name}"))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for (file, document) in &documents {
+        let Some(pod) = pod_spec(document) else {
+            continue;
+        };
+        let kind = document["kind"].as_str().unwrap();
+        let workload = format!(
+            "{file}: {kind}/{}",
+            document["metadata"]["name"].as_str().unwrap()
+        );
+        // Unprivileged, with no service-account token (no role talks to the Kubernetes API).
+        assert_eq!(pod["automountServiceAccountToken"], false, "{workload}");
+        let context = &pod["securityContext"];
+        assert_eq!(context["runAsNonRoot"], true, "{workload}: runAsNonRoot");
+        assert!(
+            context["runAsUser"].as_u64().is_some_and(|u| u > 0),
+            "{workload}: a numeric runAsUser"
+        );
+        assert!(
+            context["fsGroup"].as_u64().is_some(),
+            "{workload}: an fsGroup"
+        );
+        // Every volume is defined here, or is a Secret the operator creates (listed).
+        let mut volumes = BTreeMap::new();
+        for volume in pod["volumes"].as_sequence().into_iter().flatten() {
+            let name = volume["name"].as_str().unwrap().to_owned();
+            if let Some(map) = volume["configMap"]["name"].as_str() {
+                assert!(config_maps.contains(map), "{workload}: no ConfigMap {map}");
+            } else if let Some(claim) = volume["persistentVolumeClaim"]["claimName"].as_str() {
+                assert!(
+                    claims.contains(claim),
+                    "{workload}: no PersistentVolumeClaim {claim}"
+                );
+            } else if let Some(secret) = volume["secret"]["secretName"].as_str() {
+                assert!(
+                    all_text.contains(&format!("#   {secret} ")),
+                    "{workload}: Secret {secret} is not in namespace.yaml's list"
+                );
+            } else {
+                panic!("{workload}: volume {name} of an unexpected kind");
+            }
+            volumes.insert(name, volume.clone());
+        }
+        for container in pod["containers"].as_sequence().unwrap() {
+            let name = format!("{workload}/{}", container["name"].as_str().unwrap());
+            let security = &container["securityContext"];
+            assert_eq!(security["readOnlyRootFilesystem"], true, "{name}");
+            assert_eq!(security["allowPrivilegeEscalation"], false, "{name}");
+            assert!(
+                security["capabilities"]["drop"]
+                    .as_sequence()
+                    .is_some_and(|d| d.iter().any(|c| c == "ALL")),
+                "{name}: drops every capability"
+            );
+            let mounts: Vec<(String, String, bool)> = container["volumeMounts"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    let volume = m["name"].as_str().unwrap().to_owned();
+                    assert!(
+                        volumes.contains_key(&volume),
+                        "{name}: mounts unknown {volume}"
+                    );
+                    (
+                        m["mountPath"].as_str().unwrap().to_owned(),
+                        volume,
+                        m["readOnly"].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect();
+            // The mount holding `path`, if any.
+            let mount_of = |path: &str| {
+                mounts
+                    .iter()
+                    .filter(|(at, ..)| path == at || path.starts_with(&format!("{at}/")))
+                    .max_by_key(|(at, ..)| at.len())
+                    .cloned()
+            };
+            let file_in_config_map = |path: &str| -> Option<String> {
+                let (at, volume, _) = mount_of(path)?;
+                let map = volumes[&volume]["configMap"]["name"].as_str()?;
+                let key = path.strip_prefix(&format!("{at}/"))?;
+                config_map(map)[key].as_str().map(str::to_owned)
+            };
+            // The binary loads the container's configuration: its variables, with secrets as
+            // placeholders and the ConfigMap's file where CYBERFLAG_CONFIG points.
+            let mut env = Vec::new();
+            for variable in container["env"].as_sequence().into_iter().flatten() {
+                let key = variable["name"].as_str().unwrap().to_owned();
+                let value = if let Some(value) = variable["value"].as_str() {
+                    value.to_owned()
+                } else if variable["valueFrom"]["secretKeyRef"].is_mapping() {
+                    "secret-from-kubernetes".to_owned()
+                } else {
+                    "cyberflag-ingest-0".to_owned()
+                };
+                if key == "CYBERFLAG_CONFIG" {
+                    let text = file_in_config_map(&value)
+                        .unwrap_or_else(|| panic!("{name}: {value} is not in a mounted ConfigMap"));
+                    let local = dir.path().join(format!("config-{checked}.toml"));
+                    std::fs::write(&local, text).unwrap();
+                    env.push((key, local.display().to_string()));
+                } else {
+                    env.push((key, value));
+                }
+            }
+            let config = effective_config(&env, &name);
+            checked += 1;
+            let args: Vec<&str> = container["args"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            let role = args[0];
+            let kafka = matches!(role, "adapter" | "ingest");
+            let mut needed: Vec<(String, bool)> = Vec::new();
+            if kafka {
+                for key in [
+                    "kafka.ssl_ca_location",
+                    "kafka.ssl_certificate_location",
+                    "kafka.ssl_key_location",
+                ] {
+                    needed.push((setting(&config, key).to_owned(), false));
+                }
+            }
+            match role {
+                "ingest" => {
+                    let keyring = setting(&config, "security.keyring");
+                    assert!(
+                        !keyring.is_empty(),
+                        "{name}: ingest verifies with a keyring"
+                    );
+                    needed.push((keyring.to_owned(), false));
+                }
+                "adapter" => {
+                    assert_eq!(
+                        setting(&config, "security.keyring"),
+                        "",
+                        "{name}: the national keyring never reaches a force's adapter"
+                    );
+                    needed.push((setting(&config, "adapter.state_dir").to_owned(), true));
+                    let profile_path =
+                        args[args.iter().position(|a| *a == "--profile").unwrap() + 1];
+                    let profile = file_in_config_map(profile_path)
+                        .unwrap_or_else(|| panic!("{name}: {profile_path} is not mounted"));
+                    let shipped = std::fs::read_to_string(
+                        root()
+                            .join("deploy/forces")
+                            .join(profile_path.rsplit('/').next().unwrap()),
+                    )
+                    .unwrap();
+                    assert_eq!(
+                        profile, shipped,
+                        "{name}: the profile is deploy/forces' own"
+                    );
+                    let profile: toml::Table = toml::from_str(&profile).unwrap();
+                    let source = profile["source"].as_table().unwrap();
+                    needed.push((source["watch"].as_str().unwrap().to_owned(), false));
+                    needed.push((source["checkpoint"].as_str().unwrap().to_owned(), true));
+                    for key in profile["keys"].as_table().unwrap().values() {
+                        if let Some(path) = key.as_str().filter(|p| p.starts_with('/')) {
+                            needed.push((path.to_owned(), false));
+                        }
+                    }
+                }
+                "api" => {
+                    for key in ["api.tokens_file", "api.tls_cert_file", "api.tls_key_file"] {
+                        needed.push((setting(&config, key).to_owned(), false));
+                    }
+                }
+                _ => {}
+            }
+            for (path, writes) in needed.into_iter().filter(|(p, _)| !p.is_empty()) {
+                let (at, _, read_only) = mount_of(&path)
+                    .unwrap_or_else(|| panic!("{name}: {path} is on no mounted volume"));
+                if writes {
+                    assert!(!read_only, "{name}: writes {path}, but {at} is read-only");
+                }
+            }
+        }
+        match kind {
+            "StatefulSet" => {
+                let service = document["spec"]["serviceName"].as_str().unwrap();
+                let governing = documents
+                    .iter()
+                    .find(|(_, d)| d["kind"] == "Service" && d["metadata"]["name"] == service)
+                    .map(|(_, d)| d)
+                    .unwrap_or_else(|| panic!("{workload}: no Service {service}"));
+                assert_eq!(
+                    governing["spec"]["clusterIP"], "None",
+                    "{service} is headless"
+                );
+                assert!(selects(
+                    &governing["spec"]["selector"],
+                    &pod_labels(document)
+                ));
+            }
+            "Job" => {
+                // A Job's pod template is immutable: each release applies a Job of its own.
+                let image = pod["containers"][0]["image"].as_str().unwrap();
+                let tag = image.rsplit_once(':').unwrap().1.replace('.', "-");
+                let job = document["metadata"]["name"].as_str().unwrap();
+                assert!(
+                    job.ends_with(&format!("-{tag}")),
+                    "{workload}: named after {image}"
+                );
+                assert!(
+                    document["spec"]["ttlSecondsAfterFinished"]
+                        .as_u64()
+                        .is_some()
+                );
+            }
+            _ => {}
+        }
+        if document["spec"]["replicas"].as_u64().unwrap_or(1) >= 2 {
+            let labels = pod_labels(document);
+            assert!(
+                documents
+                    .iter()
+                    .any(|(_, d)| d["kind"] == "PodDisruptionBudget"
+                        && selects(&d["spec"]["selector"]["matchLabels"], &labels)),
+                "{workload}: several replicas and no PodDisruptionBudget"
+            );
+        }
+    }
+    assert!(checked >= 6, "{checked} containers checked");
+}
+
+/// The roles of docker-compose.yml that run the cyberflag image, with their environment.
+fn compose_roles() -> Vec<(String, serde_yaml::Value)> {
+    compose()["services"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| s.get("build").is_some())
+        .map(|(name, service)| (name.as_str().unwrap().to_owned(), service.clone()))
+        .collect()
+}
+
+/// A compose secret's file (its default), by secret name.
+fn secret_file(name: &str) -> std::path::PathBuf {
+    let compose = compose();
+    let file = compose["secrets"][name]["file"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no secret {name}"));
+    let default = file
+        .split(":-")
+        .nth(1)
+        .map(|rest| rest.trim_end_matches('}'))
+        .unwrap_or(file);
+    root().join(default)
+}
+
+/// The block of `user` in a ClickHouse users XML.
+fn user_block<'a>(xml: &'a str, user: &str) -> Option<&'a str> {
+    let start = xml.find(&format!("<{user}>"))?;
+    let end = xml[start..].find(&format!("</{user}>"))?;
+    Some(&xml[start..start + end])
+}
+
+fn xml_value<'a>(block: &'a str, tag: &str) -> Option<&'a str> {
+    let start = block.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = block[start..].find(&format!("</{tag}>"))?;
+    Some(&block[start..start + end])
+}
+
+/// Issue 15, item 7: every role that talks to ClickHouse connects as its own user, whose
+/// password comes from a secret, with the least profile it needs; none uses `default`. Every
+/// role's configuration, as its container sees it (secrets at their files), loads in the
+/// binary.
+#[test]
+fn compose_roles_connect_to_clickhouse_as_their_own_users_with_secret_passwords() {
+    let compose = compose();
+    let users_secret = compose["services"]["clickhouse"]["secrets"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("/etc/clickhouse-server/users.d/"))
+        })
+        .map(|s| s["source"].as_str().unwrap().to_owned())
+        .expect("ClickHouse gets the users as a secret in users.d");
+    let users = std::fs::read_to_string(secret_file(&users_secret)).unwrap();
+    let roles_xml =
+        std::fs::read_to_string(root().join("deploy/clickhouse/compose/roles.xml")).unwrap();
+    assert!(
+        xml_value(
+            user_block(&roles_xml, "cyberflag_reader").unwrap(),
+            "readonly"
+        ) == Some("2"),
+        "the reader profile may set query settings but never write"
+    );
+    let mut seen = BTreeSet::new();
+    for (name, service) in compose_roles() {
+        let command = |key: &str| -> String {
+            service[key]
+                .as_sequence()
+                .map(|c| {
+                    c.iter()
+                        .filter_map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default()
+        };
+        let (command, entrypoint) = (command("command"), command("entrypoint"));
+        let role = if entrypoint.contains("cyberflag snapshot") {
+            "snapshot"
+        } else {
+            command.split_whitespace().next().unwrap()
+        };
+        let granted: BTreeSet<String> = service["secrets"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect();
+        let mut env: Vec<(String, String)> = service["environment"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    serde_yaml::Value::String(s) => s.clone(),
+                    other => serde_yaml::to_string(other).unwrap().trim().to_owned(),
+                };
+                (k.as_str().unwrap().to_owned(), value)
+            })
+            .collect();
+        assert!(
+            !env.iter()
+                .any(|(k, _)| k == "CYBERFLAG_CLICKHOUSE_PASSWORD"),
+            "{name}: a password in a plain variable"
+        );
+        // Secrets are files under /run/secrets: point at the example files instead.
+        for (_, value) in &mut env {
+            if let Some(secret) = value.strip_prefix("/run/secrets/") {
+                assert!(
+                    granted.contains(secret),
+                    "{name}: reads {value}, not a secret it gets"
+                );
+                *value = secret_file(secret).display().to_string();
+            }
+        }
+        let config = effective_config(&env, &name);
+        let profile = match role {
+            "migrate" | "snapshot" => "default",
+            "ingest" | "alerts" => "cyberflag_writer",
+            "api" => "cyberflag_reader",
+            _ => {
+                assert!(
+                    !granted.iter().any(|s| s.starts_with("clickhouse-")),
+                    "{name} never talks to ClickHouse and gets no ClickHouse password"
+                );
+                continue;
+            }
+        };
+        let user = setting(&config, "clickhouse.user").to_owned();
+        assert_ne!(
+            user, "default",
+            "{name} connects as ClickHouse's default user"
+        );
+        assert!(
+            seen.insert(user.clone()),
+            "{name} shares ClickHouse user {user}"
+        );
+        let password_file = env
+            .iter()
+            .find(|(k, _)| k == "CYBERFLAG_CLICKHOUSE_PASSWORD_FILE")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{name}: no clickhouse.password_file"));
+        let password = std::fs::read_to_string(&password_file).unwrap();
+        let password = password.trim_end_matches(['\n', '\r']);
+        assert!(password.len() >= 16, "{name}: a real password");
+        let block = user_block(&users, &user)
+            .unwrap_or_else(|| panic!("{name}: ClickHouse has no user {user}"));
+        let digest: String = <sha2::Sha256 as sha2::Digest>::digest(password.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            xml_value(block, "password_sha256_hex"),
+            Some(digest.as_str()),
+            "{name}: {user}'s password hash matches its secret"
+        );
+        assert_eq!(
+            xml_value(block, "profile"),
+            Some(profile),
+            "{name}: {user}'s profile"
+        );
+    }
+    assert_eq!(
+        seen.len(),
+        5,
+        "migrate, ingest, api, snapshot and alerts each have a user: {seen:?}"
+    );
+    // `default` answers only inside the ClickHouse container.
+    let default = user_block(&roles_xml, "default").unwrap();
+    assert!(default.contains("replace=\"replace\"") && !default.contains("::/0"));
+    assert!(!users.contains("<default>"));
+}
+
+/// Issue 18, item 4: a named volume a role writes is created in the image owned by the user the
+/// role runs as (Docker copies the image directory's owner into a new volume; otherwise it is
+/// root's, and the role cannot write its state).
+#[test]
+fn compose_volumes_are_writable_by_the_image_user() {
+    let dockerfile = std::fs::read_to_string(root().join("deploy/Dockerfile")).unwrap();
+    let last_stage = dockerfile.rsplit("\nFROM ").next().unwrap();
+    let user = last_stage
+        .lines()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("the image names its user")
+        .trim();
+    let uid = user.split(':').next().unwrap();
+    assert!(
+        uid.parse::<u32>().is_ok_and(|u| u > 0),
+        "numeric non-root USER: {user}"
+    );
+    let owned: BTreeSet<String> = last_stage
+        .replace("\\\n", " ")
+        .split("&&")
+        .filter(|c| c.contains("install -d") && c.contains(&format!("-o {uid}")))
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter(|w| w.starts_with('/'))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut volumes = 0;
+    for (name, service) in compose_roles() {
+        if let Some(runs_as) = service["user"].as_str() {
+            assert_eq!(runs_as, user, "{name} runs as the image's user");
+        }
+        for volume in service["volumes"].as_sequence().into_iter().flatten() {
+            let spec = volume.as_str().unwrap();
+            let parts: Vec<&str> = spec.split(':').collect();
+            if parts[0].starts_with('.') || parts[0].starts_with('/') || parts.get(2) == Some(&"ro")
+            {
+                continue;
+            }
+            volumes += 1;
+            assert!(
+                owned.contains(parts[1]),
+                "{name}: volume {} at {} is not created in the image owned by {uid} ({owned:?})",
+                parts[0],
+                parts[1]
+            );
+        }
+    }
+    assert!(volumes >= 7, "{volumes} writable named volumes");
+}
+
+/// The build context leaves out build output and local state (`COPY . .` would otherwise send
+/// target/ and .stack/, keys included), but keeps what the build reads.
+#[test]
+fn the_docker_build_context_leaves_out_build_output_and_local_state() {
+    let ignore = std::fs::read_to_string(root().join(".dockerignore"))
+        .expect("a .dockerignore next to the build context");
+    let patterns: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    for needed in ["target/", ".stack/", "cyberflag.toml", ".git/"] {
+        assert!(
+            patterns.contains(&needed),
+            "{needed} is not ignored: {patterns:?}"
+        );
+    }
+    for kept in [
+        "crates",
+        "deploy",
+        "Cargo.lock",
+        "Cargo.toml",
+        "xtask",
+        "tests",
+    ] {
+        assert!(
+            !patterns.iter().any(|p| p.trim_end_matches('/') == kept),
+            "{kept} is needed by the build"
+        );
+    }
+}
+
+/// Every healthcheck has a start period, and the roles' healthchecks ask their readiness.
+#[test]
+fn compose_healthchecks_have_a_start_period_and_roles_probe_readiness() {
+    let compose = compose();
+    for (name, service) in compose["services"].as_mapping().unwrap() {
+        let Some(check) = service.get("healthcheck") else {
+            continue;
+        };
+        assert!(
+            check["start_period"].as_str().is_some(),
+            "{name:?}: no start_period"
+        );
+        let test = serde_yaml::to_string(&check["test"]).unwrap();
+        if service.get("build").is_some() && service["command"].as_sequence().is_some() {
+            assert!(
+                test.contains("/readyz") && test.contains(" 200 "),
+                "{name:?}: {test}"
+            );
+        }
+    }
+}
+
+/// The pipeline rules behave as their unit tests say, with promtool (Debian's, unpacked by
+/// `cargo xtask tools`): ingest lag counted once per partition however many processes report
+/// it, and the other alerts firing on what they describe.
+#[test]
+fn prometheus_rules_pass_their_promtool_tests() {
+    let promtool = root().join(".stack/tools/promtool");
+    assert!(
+        promtool.is_file(),
+        "{} is missing: run `cargo xtask tools` (cargo xtask test does)",
+        promtool.display()
+    );
+    let dir = root().join("deploy/prometheus");
+    for args in [
+        vec!["check", "rules", "rules.yml"],
+        vec!["test", "rules", "rules.test.yml"],
+    ] {
+        let output = std::process::Command::new(&promtool)
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "promtool {args:?}:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// `/readyz` reflects the role's dependencies: the API is not ready before its database has
+/// the schema and becomes ready after `cyberflag migrate`; ingest stops being ready when its
+/// broker goes. `/healthz` stays up throughout.
+#[test]
+fn readiness_follows_the_schema_and_the_broker() {
+    use std::time::Duration;
+
+    use crate::support::{free_port, http, wait_until};
+
+    let sandbox = crate::support::Sandbox::new("ready", 3);
+    let api = sandbox.spawn_api(&[], std::process::Stdio::null());
+    let get = |address: &str, path: &str| http(address, "GET", path, &[], b"");
+    let mut last = String::new();
+    wait_until(
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+        "a first report",
+        || {
+            last = get(&api.address, "/readyz").1;
+            !last.contains("not checked yet")
+        },
+    );
+    let (status, body) = get(&api.address, "/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("FAIL clickhouse") && body.contains("cyberflag migrate"),
+        "{body}"
+    );
+    assert_eq!(get(&api.address, "/healthz").0, 200);
+    sandbox.migrate();
+    wait_until(
+        Duration::from_secs(20),
+        Duration::from_millis(250),
+        "the API ready after migrate",
+        || get(&api.address, "/readyz").0 == 200,
+    );
+    let (_, body) = get(&api.address, "/readyz");
+    assert!(
+        body.starts_with("ready\n") && body.contains("ok   clickhouse: schema version"),
+        "{body}"
+    );
+    drop(api);
+
+    // Ingest on a broker of its own, which then goes away.
+    let port = free_port();
+    let broker = crate::net::PrivateBroker::start(port, &format!("127.0.0.1:{port}"));
+    let brokers = format!("127.0.0.1:{port}");
+    crate::support::succeed(
+        sandbox
+            .command(&[("CYBERFLAG_KAFKA_BROKERS", brokers.as_str())])
+            .args(["topics", "create"]),
+    );
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let ingest = sandbox.run_ingest(&[
+        ("CYBERFLAG_KAFKA_BROKERS", brokers.as_str()),
+        ("CYBERFLAG_METRICS_LISTEN", metrics.as_str()),
+    ]);
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        "ingest ready",
+        || std::net::TcpStream::connect(&metrics).is_ok() && get(&metrics, "/readyz").0 == 200,
+    );
+    let (_, body) = get(&metrics, "/readyz");
+    assert!(
+        body.contains("ok   broker: ") && body.contains("ok   clickhouse: "),
+        "{body}"
+    );
+    broker.kill();
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        "ingest not ready without its broker",
+        || get(&metrics, "/readyz").0 == 503,
+    );
+    let (_, body) = get(&metrics, "/readyz");
+    assert!(body.contains("FAIL broker"), "{body}");
+    assert_eq!(get(&metrics, "/healthz").0, 200, "alive all the same");
+    drop(ingest);
+    sandbox.drop_database();
 }

@@ -2,14 +2,20 @@
 //!
 //! - `stack up|down|status`: install (once, cached) and run the local ClickHouse and Kafka
 //!   broker on loopback, apply the schema, create the topics, write `./cyberflag.toml`;
+//! - `cluster up|down|stop-replicas|status`: a local ClickHouse cluster (2 shards x 2
+//!   replicas and ZooKeeper) on loopback, writing `./cyberflag-cluster.toml`;
 //! - `demo`: the main job, end to end, on the local stack;
-//! - `test`: the one command CI runs: stack, formatting, lints, every test;
+//! - `test`: the one command CI runs: stack, cluster, test tools, formatting, lints, every
+//!   test;
+//! - `tools`: the test tools alone (Python with chdb and kubernetes-validate, promtool);
 //! - `bench`, `bench-api`, `soak`: the measurements of BENCHMARKS.md and RELIABILITY.md.
 
 mod bench;
 mod bench_api;
+mod cluster;
 mod soak;
 mod stack;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,10 +35,16 @@ enum Task {
     /// Manage the local ClickHouse and Kafka broker (loopback only, state under .stack/).
     #[command(subcommand)]
     Stack(StackCommand),
+    /// Manage a local ClickHouse cluster: 2 shards x 2 replicas and ZooKeeper, on loopback.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Run the whole system on the local stack and print where to look.
     Demo,
-    /// The full check CI runs: stack up, fmt, clippy -D warnings, every test.
+    /// The full check CI runs: stack, cluster and test tools up, fmt, clippy -D warnings,
+    /// every test (the cluster tests included); stops the cluster if it started it.
     Test,
+    /// Install the test tools (a Python venv with chdb and kubernetes-validate, promtool).
+    Tools,
     /// Measure adapter and ingest throughput against the naive baseline (BENCHMARKS.md).
     Bench {
         /// Records to publish and ingest.
@@ -80,6 +92,19 @@ enum StackCommand {
     Status,
 }
 
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Start what is not running (stopped replicas too), wait until every replica has caught
+    /// up, apply the schema, write ./cyberflag-cluster.toml.
+    Up,
+    /// Stop the cluster's processes this project started (and nothing else).
+    Down,
+    /// Stop one replica of each shard (never the entry node), to rehearse an outage.
+    StopReplicas,
+    /// Show which replicas answer and which this project started.
+    Status,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let root = project_root();
@@ -87,8 +112,13 @@ fn main() -> anyhow::Result<()> {
         Task::Stack(StackCommand::Up { durable }) => stack::up(&root, durable),
         Task::Stack(StackCommand::Down) => stack::down(&root),
         Task::Stack(StackCommand::Status) => stack::status(&root),
+        Task::Cluster(ClusterCommand::Up) => cluster::up(&root).map(drop),
+        Task::Cluster(ClusterCommand::Down) => cluster::down(&root),
+        Task::Cluster(ClusterCommand::StopReplicas) => cluster::stop_replicas(&root),
+        Task::Cluster(ClusterCommand::Status) => cluster::status(&root),
         Task::Demo => demo(&root),
         Task::Test => test(&root),
+        Task::Tools => tools::ensure(&root),
         Task::Bench { records } => bench::bench(&root, records),
         Task::Soak { minutes, rate } => soak::soak(&root, minutes, rate),
         Task::BenchApi {
@@ -311,6 +341,19 @@ fn demo(root: &Path) -> anyhow::Result<()> {
 fn test(root: &Path) -> anyhow::Result<()> {
     stack::up(root, false)?;
     stack::ensure_chromium()?;
+    tools::ensure(root)?;
+    // The cluster tests (tests/it/cluster.rs) need the local cluster; stop it afterwards if
+    // this run started it, pass or fail.
+    let started_cluster = cluster::up(root)?;
+    let result = checks(root);
+    if started_cluster && let Err(error) = cluster::down(root) {
+        eprintln!("stopping the cluster failed: {error:#}");
+    }
+    result
+}
+
+/// Formatting, lints and every test.
+fn checks(root: &Path) -> anyhow::Result<()> {
     run(root, "cargo", &["fmt", "--all", "--check"])?;
     run(
         root,

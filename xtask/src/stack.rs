@@ -82,7 +82,7 @@ pub fn status(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
@@ -99,7 +99,7 @@ fn tansu_binary() -> PathBuf {
 
 /// `apt-get update`, then installs `packages` from Debian (optionally without the recommended
 /// extras, which for Chromium are hundreds of megabytes the headless test does not need).
-fn apt_install(packages: &[&str], without_recommends: bool) -> anyhow::Result<()> {
+pub(crate) fn apt_install(packages: &[&str], without_recommends: bool) -> anyhow::Result<()> {
     let apt = |args: &[&str]| -> anyhow::Result<()> {
         let status = Command::new("apt-get")
             .args(args)
@@ -123,7 +123,7 @@ fn apt_install(packages: &[&str], without_recommends: bool) -> anyhow::Result<()
 /// Installs what building the workspace and tansu needs beyond cargo when it is missing: a C
 /// toolchain and make (librdkafka, libsql) and Perl with its core modules (the vendored
 /// OpenSSL's `Configure`; a minimal system has only `perl-base`).
-fn ensure_build_tools() -> anyhow::Result<()> {
+pub(crate) fn ensure_build_tools() -> anyhow::Result<()> {
     let works = |program: &str, args: &[&str]| {
         Command::new(program)
             .args(args)
@@ -155,12 +155,22 @@ pub fn ensure_chromium() -> anyhow::Result<()> {
     apt_install(&["chromium"], true)
 }
 
-fn clickhouse_server() -> Option<PathBuf> {
+pub(crate) fn clickhouse_server() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/bin", "/usr/local/bin"].map(PathBuf::from))
         .map(|dir| dir.join("clickhouse-server"))
         .find(|candidate| candidate.is_file())
+}
+
+/// Debian's `clickhouse-server` (18.16 on bookworm), installed if missing.
+pub(crate) fn ensure_clickhouse_server() -> anyhow::Result<PathBuf> {
+    if let Some(server) = clickhouse_server() {
+        return Ok(server);
+    }
+    eprintln!("installing clickhouse-server from Debian (once)");
+    apt_install(&["clickhouse-server", "clickhouse-client"], false)?;
+    clickhouse_server().context("clickhouse-server still missing after apt-get install")
 }
 
 fn start_clickhouse(state: &Path) -> anyhow::Result<()> {
@@ -179,14 +189,7 @@ fn start_clickhouse(state: &Path) -> anyhow::Result<()> {
     if port_open(CLICKHOUSE_HTTP) {
         bail!("port {CLICKHOUSE_HTTP} is taken by something that is not ClickHouse; free it");
     }
-    let server = match clickhouse_server() {
-        Some(server) => server,
-        None => {
-            eprintln!("installing clickhouse-server from Debian (once)");
-            apt_install(&["clickhouse-server", "clickhouse-client"], false)?;
-            clickhouse_server().context("clickhouse-server still missing after apt-get install")?
-        }
-    };
+    let server = ensure_clickhouse_server()?;
     let dir = state.join("clickhouse");
     fs::create_dir_all(dir.join("data"))?;
     let dir = dir.canonicalize()?;
@@ -361,7 +364,7 @@ fn start_broker(state: &Path, durable: bool) -> anyhow::Result<()> {
 
 /// Writes `.stack/keyring.toml` once: random development keys for every force (signing key
 /// and pseudonymisation key). Never overwritten, so pseudonyms stay stable across runs.
-fn write_dev_keyring(state: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn write_dev_keyring(state: &Path) -> anyhow::Result<PathBuf> {
     let path = state.join("keyring.toml");
     if path.exists() {
         return Ok(path.canonicalize()?);
@@ -410,7 +413,7 @@ pub fn start_api(root: &Path, binary: &Path) -> anyhow::Result<()> {
 
 /// Starts `command` in `dir` in its own process group (so it outlives this process), with its
 /// output in `log`, and records its pid in `pid_file` for `stack down`.
-fn spawn_detached(
+pub(crate) fn spawn_detached(
     mut command: Command,
     dir: &Path,
     log: &Path,
@@ -453,7 +456,7 @@ fn write_dev_config(root: &Path, keyring: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn port_open(address: &str) -> bool {
+pub(crate) fn port_open(address: &str) -> bool {
     address
         .parse::<SocketAddr>()
         .is_ok_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok())
@@ -461,7 +464,12 @@ fn port_open(address: &str) -> bool {
 
 /// `GET /ping` answers `Ok.` on every ClickHouse version.
 fn clickhouse_ping() -> bool {
-    let Ok(addr) = CLICKHOUSE_HTTP.parse::<SocketAddr>() else {
+    clickhouse_ping_at(CLICKHOUSE_HTTP)
+}
+
+/// Whether a ClickHouse server answers `GET /ping` on `address` (`host:port`).
+pub(crate) fn clickhouse_ping_at(address: &str) -> bool {
+    let Ok(addr) = address.parse::<SocketAddr>() else {
         return false;
     };
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
@@ -479,7 +487,7 @@ fn clickhouse_ping() -> bool {
     response.starts_with("HTTP/1.") && response.contains(" 200 ") && response.ends_with("Ok.\n")
 }
 
-fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+pub(crate) fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
     let start = Instant::now();
     while start.elapsed() < limit {
         if ready() {
@@ -491,14 +499,14 @@ fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Resul
 }
 
 /// The pid in `pid_file` if that process is alive.
-fn running_pid(pid_file: &Path) -> Option<u32> {
+pub(crate) fn running_pid(pid_file: &Path) -> Option<u32> {
     let pid: u32 = fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
     Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
 }
 
 /// Stops the process in `pid_file` if it is alive and is `binary` (a recycled pid belonging to
 /// something else is left alone).
-fn stop(pid_file: &Path, binary: &str) -> anyhow::Result<Option<u32>> {
+pub(crate) fn stop(pid_file: &Path, binary: &str) -> anyhow::Result<Option<u32>> {
     let Some(pid) = running_pid(pid_file) else {
         let _ = fs::remove_file(pid_file);
         return Ok(None);

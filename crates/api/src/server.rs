@@ -35,6 +35,8 @@ pub struct ApiState {
     pub budget: Budget,
     /// Renders the Prometheus metrics (the binary's recorder).
     pub metrics: Box<dyn Fn() -> String + Send + Sync>,
+    /// Whether the API's dependencies answer, and a line per dependency (`/readyz`).
+    pub ready: Box<dyn Fn() -> (bool, String) + Send + Sync>,
     /// Longest a request waits for the store before it is answered 504.
     pub query_timeout: std::time::Duration,
 }
@@ -57,6 +59,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/", get(dashboard))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route("/v1/stats", get(stats))
@@ -232,6 +235,17 @@ async fn dashboard() -> impl IntoResponse {
 
 async fn healthz() -> &'static str {
     "ok\n"
+}
+
+/// Readiness: 200 when ClickHouse answers with a current schema, 503 otherwise.
+async fn readyz(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
+    let (ready, report) = (state.ready)();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, report)
 }
 
 async fn metrics(State(state): State<Arc<ApiState>>) -> impl IntoResponse {

@@ -150,7 +150,10 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
 
     let service = profile.source.listen.is_some() || (profile.source.watch.is_some() && !args.once);
     if service {
-        telemetry::serve_metrics(&config.metrics.listen)?;
+        telemetry::serve_metrics(
+            &config.metrics.listen,
+            crate::ready::Readiness::spawn(crate::ready::Role::Adapter, config),
+        )?;
     }
     let publishing = Arc::new(publishing);
     let mut tasks = tokio::task::JoinSet::new();

@@ -305,6 +305,8 @@ pub struct ClickHouseConfig {
     pub user: String,
     /// Password (secret: never logged, redacted by `cyberflag config show`).
     pub password: String,
+    /// File holding the password instead (a mounted secret; a trailing newline is ignored).
+    pub password_file: String,
     /// Cluster name (from the servers' `remote_servers`) the schema spans; empty for one server.
     pub cluster: String,
     /// Seconds an insert may take to send its rows, and again to be acknowledged, before it is
@@ -321,6 +323,7 @@ impl Default for ClickHouseConfig {
             database: "cyberflag".into(),
             user: "default".into(),
             password: String::new(),
+            password_file: String::new(),
             cluster: String::new(),
             insert_timeout_secs: 30,
         }
@@ -362,6 +365,7 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("database", &self.database)
             .field("user", &self.user)
             .field("password", &redact(&self.password))
+            .field("password_file", &self.password_file)
             .field("cluster", &self.cluster)
             .field("insert_timeout_secs", &self.insert_timeout_secs)
             .finish()
@@ -455,12 +459,39 @@ impl Config {
             None => {}
         }
         let overrides = environment_overrides(env)?;
-        let config: Config = figment
+        let mut config: Config = figment
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)?;
+        config.read_password_file()?;
         config.check()?;
         Ok(config)
+    }
+
+    /// Takes the ClickHouse password from `clickhouse.password_file` when one is named.
+    fn read_password_file(&mut self) -> Result<(), ConfigError> {
+        let clickhouse = &mut self.clickhouse;
+        if clickhouse.password_file.is_empty() {
+            return Ok(());
+        }
+        let refuse = |message: String| ConfigError::Value {
+            key: "clickhouse.password_file",
+            message,
+        };
+        if !clickhouse.password.is_empty() {
+            return Err(refuse(
+                "set clickhouse.password or clickhouse.password_file, not both".into(),
+            ));
+        }
+        let text = std::fs::read_to_string(&clickhouse.password_file).map_err(|error| {
+            refuse(format!("cannot read {}: {error}", clickhouse.password_file))
+        })?;
+        let password = text.trim_end_matches(['\n', '\r']);
+        if password.is_empty() {
+            return Err(refuse(format!("{} is empty", clickhouse.password_file)));
+        }
+        clickhouse.password = password.to_owned();
+        Ok(())
     }
 
     /// Rejects values that are well-typed but cannot work, so the process fails at start-up.
@@ -1148,6 +1179,35 @@ mod tests {
                 format!("CYBERFLAG_{}_{}", section, field).to_uppercase()
             );
         }
+    }
+
+    #[test]
+    fn the_clickhouse_password_comes_from_its_file() {
+        let dir = std::env::temp_dir().join(format!("cyberflag-password-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("password");
+        std::fs::write(&file, "s3cret-from-file\n").unwrap();
+        let path = file.display().to_string();
+        let load = |vars: &[(&str, &str)]| {
+            Config::load_from(
+                None,
+                vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            )
+        };
+        let config = load(&[("CYBERFLAG_CLICKHOUSE_PASSWORD_FILE", &path)]).unwrap();
+        assert_eq!(config.warehouse().password, "s3cret-from-file");
+        assert!(!config.to_redacted_toml().contains("s3cret"));
+        let both = load(&[
+            ("CYBERFLAG_CLICKHOUSE_PASSWORD_FILE", &path),
+            ("CYBERFLAG_CLICKHOUSE_PASSWORD", "x"),
+        ]);
+        assert!(both.unwrap_err().to_string().contains("not both"));
+        let missing = dir.join("absent").display().to_string();
+        let error = load(&[("CYBERFLAG_CLICKHOUSE_PASSWORD_FILE", &missing)]).unwrap_err();
+        assert!(error.to_string().contains("cannot read"), "{error}");
+        std::fs::write(&file, "\n").unwrap();
+        assert!(load(&[("CYBERFLAG_CLICKHOUSE_PASSWORD_FILE", &path)]).is_err());
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -20,7 +20,10 @@ pub async fn run(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
         )
     })?;
     tracing::info!(schema, keys = keyring.len(), "ingest configuration loaded");
-    telemetry::serve_metrics(&config.metrics.listen)?;
+    telemetry::serve_metrics(
+        &config.metrics.listen,
+        crate::ready::Readiness::spawn(crate::ready::Role::Ingest, config),
+    )?;
     let settings = ingest::service::Settings {
         group: config.ingest.group.clone(),
         raw_topic: config.kafka.raw_topic.clone(),

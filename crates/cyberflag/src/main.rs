@@ -24,6 +24,7 @@ mod doctor;
 mod http;
 mod ingest;
 mod keyring;
+mod ready;
 mod simulate;
 mod telemetry;
 mod web;

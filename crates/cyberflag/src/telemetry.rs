@@ -161,9 +161,11 @@ fn record_heap() {
     }
 }
 
-/// Serves Prometheus metrics (`/metrics`) and a liveness probe (`/healthz`) on `listen`; an
-/// empty address disables both. Binds before returning, so a taken port fails at start-up.
-pub fn serve_metrics(listen: &str) -> anyhow::Result<()> {
+/// Serves Prometheus metrics (`/metrics`), a liveness probe (`/healthz`: the process serves)
+/// and a readiness probe (`/readyz`: 200 when every dependency of the role answers, else 503,
+/// one line per dependency) on `listen`; an empty address disables them. Binds before
+/// returning, so a taken port fails at start-up.
+pub fn serve_metrics(listen: &str, readiness: crate::ready::Readiness) -> anyhow::Result<()> {
     if listen.is_empty() {
         return Ok(());
     }
@@ -183,15 +185,36 @@ pub fn serve_metrics(listen: &str) -> anyhow::Result<()> {
                 async move { body }
             }),
         )
-        .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            axum::routing::get(move || {
+                let answer = readiness_response(&readiness);
+                async move { answer }
+            }),
+        );
     tokio::spawn(async move {
         if let Err(error) = crate::http::serve(listener, router, None, std::future::pending()).await
         {
             tracing::error!(%error, "the metrics endpoint stopped");
         }
     });
-    tracing::info!(%listen, "metrics on /metrics, liveness on /healthz");
+    tracing::info!(
+        %listen,
+        "metrics on /metrics, liveness on /healthz, readiness on /readyz"
+    );
     Ok(())
+}
+
+/// `/readyz`: 200 and the report when ready, 503 and the report otherwise.
+pub fn readiness_response(readiness: &crate::ready::Readiness) -> (axum::http::StatusCode, String) {
+    let (ready, report) = readiness.report();
+    let status = if ready {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, report)
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -26,6 +26,10 @@ pub async fn serve(args: ApiArgs, config: &Config) -> anyhow::Result<()> {
             u32::try_from(config.api.request_burst).unwrap_or(u32::MAX),
         ),
         metrics: Box::new(move || handle.render()),
+        ready: {
+            let readiness = crate::ready::Readiness::spawn(crate::ready::Role::Api, config);
+            Box::new(move || readiness.report())
+        },
         query_timeout: std::time::Duration::from_secs(config.api.query_timeout_secs),
     });
     if config.api.snapshot_secs > 0 {

@@ -308,7 +308,7 @@ impl AlertRunRow {
 }
 
 /// The latest revision of every alert, in `alerts` column order.
-const LATEST: &str = "SELECT alert_id, max(revision) AS rev, argMax(kind, revision), \
+pub(crate) const LATEST: &str = "SELECT alert_id, max(revision) AS rev, argMax(kind, revision), \
      argMax(method, revision), argMax(force, revision), argMax(offence_group, revision), \
      argMax(status, revision) AS current_status, argMax(opened_week, revision), \
      argMax(week, revision), argMax(observed, revision), argMax(expected, revision), \

@@ -11,8 +11,8 @@
 
 use std::time::Instant;
 
-use crate::stats::{CURRENT, Snapshot, unescape_tsv};
-use crate::{Error, Warehouse};
+use crate::stats::{Bound, CURRENT, Snapshot, known_at, unescape_tsv};
+use crate::{Error, Layout, Warehouse};
 
 /// What a build did.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,16 +27,87 @@ pub struct SnapshotReport {
     pub seconds: f64,
 }
 
+/// Seconds an `ON CLUSTER` drop of old snapshots waits for every replica before the build
+/// moves on (the replicas that are down run it from ClickHouse's DDL queue when they return).
+const DDL_TIMEOUT_SECS: &str = "20";
+
+/// The latest complete snapshot.
+pub(crate) const LATEST_SNAPSHOT: &str =
+    "SELECT snapshot, toUInt32(cutoff) FROM count_snapshots ORDER BY snapshot DESC LIMIT 1";
+
+/// The highest snapshot id in `crime_counts`, complete or not.
+pub(crate) const SNAPSHOT_HIGHEST_ID: &str = "SELECT max(snapshot) FROM crime_counts";
+
+/// The most replicas a shard of the named cluster has (the bound value): how many replicas a
+/// snapshot partition must reach before its insert returns.
+pub(crate) const REPLICAS_PER_SHARD: &str =
+    "SELECT max(replica_num) FROM system.clusters WHERE cluster = ?";
+
+/// The forces that sent anything, counted one at a time (bounded memory).
+pub(crate) const SNAPSHOT_FORCES: &str = "SELECT DISTINCT force FROM crime_versions ORDER BY force";
+
+/// Versions stored after a cut-off.
+pub(crate) fn changes_since_sql(cutoff: u32) -> String {
+    format!("SELECT count() FROM crime_changes WHERE stored_at > toDateTime({cutoff})")
+}
+
+/// Counts one force's current recorded crimes (the force is bound three times) into snapshot
+/// `id`, from the versions first stored by the cut-off: a version whose copy in
+/// crime_versions is later (stored again, and merged) is looked up in crime_arrivals, which
+/// keeps its first copy; only those few versions are.
+pub(crate) fn snapshot_insert_sql(id: u32, cutoff: u32, layout: &Layout) -> String {
+    let later = format!(
+        "(crime_ref, version) IN (SELECT crime_ref, version FROM {} \
+         WHERE force = ? AND stored_at > toDateTime({cutoff}))",
+        layout.local("crime_versions")
+    );
+    let known = format!(
+        "(stored_at <= toDateTime({cutoff}) OR {})",
+        known_at(cutoff, &format!("force = ? AND {later}"), layout)
+    );
+    let inner = CURRENT.replace(
+        " FROM crime_versions GROUP BY",
+        &format!(" FROM crime_versions WHERE force = ? AND {known} GROUP BY"),
+    );
+    format!(
+        "INSERT INTO crime_counts SELECT {id}, recorded_date, force, offence_code, \
+         offence_group, category, age_band, cyber, count() FROM ({inner}) \
+         WHERE status = 'recorded' GROUP BY recorded_date, force, offence_code, \
+         offence_group, category, age_band, cyber"
+    )
+}
+
+/// The groups written to snapshot `id`.
+pub(crate) fn snapshot_groups_sql(id: u32) -> String {
+    format!("SELECT count() FROM crime_counts WHERE snapshot = {id}")
+}
+
+/// Marks snapshot `id` complete.
+pub(crate) fn snapshot_complete_sql(id: u32, cutoff: u32, groups: u64, seconds: f64) -> String {
+    format!(
+        "INSERT INTO count_snapshots VALUES ({id}, toDateTime({cutoff}), now(), {groups}, {seconds})"
+    )
+}
+
+/// Snapshot partitions older than `keep`.
+pub(crate) fn snapshot_stale_sql(keep: u32) -> String {
+    format!("SELECT DISTINCT snapshot FROM crime_counts WHERE snapshot < {keep} ORDER BY snapshot")
+}
+
+/// Drops the partitions `ids` of `table` (`crime_counts`, or `crime_counts_local` with
+/// ` ON CLUSTER …` on a cluster), in one statement.
+pub(crate) fn snapshot_drop_sql(table: &str, on_cluster: &str, ids: &[u32]) -> String {
+    let partitions: Vec<String> = ids
+        .iter()
+        .map(|id| format!("DROP PARTITION {id}"))
+        .collect();
+    format!("ALTER TABLE {table}{on_cluster} {}", partitions.join(", "))
+}
+
 impl Warehouse {
     /// The latest complete snapshot, if any.
     pub async fn latest_snapshot(&self) -> Result<Option<Snapshot>, Error> {
-        let text = self
-            .fetch_tsv(
-                "SELECT snapshot, toUInt32(cutoff) FROM count_snapshots \
-                 ORDER BY snapshot DESC LIMIT 1",
-                Vec::new(),
-            )
-            .await?;
+        let text = self.fetch_tsv(LATEST_SNAPSHOT, Vec::new()).await?;
         Ok(text.lines().next().and_then(|line| {
             let (id, cutoff) = line.split_once('\t')?;
             Some(Snapshot {
@@ -50,13 +121,7 @@ impl Warehouse {
     /// reading the snapshot.
     pub async fn changes_since(&self, snapshot: Snapshot) -> Result<u64, Error> {
         Ok(self
-            .fetch_tsv(
-                &format!(
-                    "SELECT count() FROM crime_changes WHERE stored_at > toDateTime({})",
-                    snapshot.cutoff
-                ),
-                Vec::new(),
-            )
+            .fetch_tsv(&changes_since_sql(snapshot.cutoff), Vec::new())
             .await?
             .trim()
             .parse()
@@ -65,6 +130,15 @@ impl Warehouse {
 
     /// Builds a new snapshot cut `margin_secs` before the server's clock, then drops every
     /// older snapshot but the previous one (queries in flight may still read it).
+    ///
+    /// A snapshot id is never reused: it is past every complete snapshot and every partition
+    /// an interrupted build left behind, so a build never adds to a partial partition and
+    /// needs no schema change before it counts. On a cluster each partition is written to
+    /// every replica of its shard before the insert returns (`insert_quorum`), so once a
+    /// snapshot is marked complete no replica serves part of it; while a replica is down a
+    /// build therefore fails, and queries keep reading the previous snapshot plus the changes
+    /// since, exactly. Dropping old partitions is housekeeping: on a cluster with a replica
+    /// down it is queued for that replica and logged, and the build still succeeds.
     pub async fn build_snapshot(&self, margin_secs: u32) -> Result<SnapshotReport, Error> {
         let started = Instant::now();
         let now: u32 = self
@@ -74,66 +148,78 @@ impl Warehouse {
             .parse()
             .unwrap_or(0);
         let cutoff = now.saturating_sub(margin_secs);
-        // Snapshot ids increase even when two builds share a cut-off second.
         let previous = self.latest_snapshot().await?;
-        let id = previous.map_or(cutoff, |p| cutoff.max(p.id + 1));
-        let counts = format!("{}{}", self.local_table("crime_counts"), self.on_cluster());
-        self.client
-            .query(&format!("ALTER TABLE {counts} DROP PARTITION {id}"))
-            .execute()
-            .await
-            .ok();
+        let highest: u32 = self
+            .fetch_tsv(SNAPSHOT_HIGHEST_ID, Vec::new())
+            .await?
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        // Snapshot ids increase even when two builds share a cut-off second.
+        let id = cutoff.max(previous.map_or(0, |p| p.id).max(highest) + 1);
         let forces: Vec<String> = self
-            .fetch_tsv(
-                "SELECT DISTINCT force FROM crime_versions ORDER BY force",
-                Vec::new(),
-            )
+            .fetch_tsv(SNAPSHOT_FORCES, Vec::new())
             .await?
             .lines()
             .map(unescape_tsv)
             .collect();
-        let inner = CURRENT.replace(
-            " FROM crime_versions GROUP BY",
-            &format!(" FROM crime_versions WHERE force = ? AND stored_at <= toDateTime({cutoff}) GROUP BY"),
-        );
-        let insert = format!(
-            "INSERT INTO crime_counts SELECT {id}, recorded_date, force, offence_code, \
-             offence_group, category, age_band, cyber, count() FROM ({inner}) \
-             WHERE status = 'recorded' GROUP BY recorded_date, force, offence_code, \
-             offence_group, category, age_band, cyber"
-        );
+        let quorum = match &self.cluster {
+            Some(cluster) => self
+                .fetch_tsv(REPLICAS_PER_SHARD, vec![Bound::Text(cluster.clone())])
+                .await?
+                .trim()
+                .to_owned(),
+            None => "0".to_owned(),
+        };
+        let insert = snapshot_insert_sql(id, cutoff, &self.layout());
         for force in &forces {
-            self.client.query(&insert).bind(force).execute().await?;
+            self.query(&insert)
+                .with_setting("insert_quorum", quorum.as_str())
+                .bind(force)
+                .bind(force)
+                .bind(force)
+                .execute()
+                .await?;
         }
         let groups: u64 = self
-            .fetch_tsv(
-                &format!("SELECT count() FROM crime_counts WHERE snapshot = {id}"),
-                Vec::new(),
-            )
+            .fetch_tsv(&snapshot_groups_sql(id), Vec::new())
             .await?
             .trim()
             .parse()
             .unwrap_or(0);
         let seconds = started.elapsed().as_secs_f64();
-        self.client
-            .query(&format!(
-                "INSERT INTO count_snapshots VALUES ({id}, toDateTime({cutoff}), now(), {groups}, {seconds})"
-            ))
+        self.query(&snapshot_complete_sql(id, cutoff, groups, seconds))
             .execute()
             .await?;
         // Keep this snapshot and the one before it; drop the rest, and interrupted builds.
         let keep = previous.map_or(id, |p| p.id);
-        let stale = self
-            .fetch_tsv(
-                &format!("SELECT DISTINCT snapshot FROM crime_counts WHERE snapshot < {keep}"),
-                Vec::new(),
-            )
-            .await?;
-        for old in stale.lines().filter_map(|l| l.parse::<u32>().ok()) {
-            self.client
-                .query(&format!("ALTER TABLE {counts} DROP PARTITION {old}"))
+        let stale: Vec<u32> = self
+            .fetch_tsv(&snapshot_stale_sql(keep), Vec::new())
+            .await?
+            .lines()
+            .filter_map(|l| l.parse::<u32>().ok())
+            .collect();
+        if !stale.is_empty() {
+            let drop = snapshot_drop_sql(
+                &self.layout().local("crime_counts"),
+                &self.on_cluster(),
+                &stale,
+            );
+            let result = self
+                .query(&drop)
+                .with_setting("distributed_ddl_task_timeout", DDL_TIMEOUT_SECS)
                 .execute()
-                .await?;
+                .await;
+            match result {
+                Ok(()) => {}
+                Err(error) if self.cluster.is_some() => tracing::warn!(
+                    %error,
+                    snapshots = ?stale,
+                    "old count snapshots not yet dropped on every replica (a replica is down?); \
+                     the live ones drop them now, the others when they return"
+                ),
+                Err(error) => return Err(error.into()),
+            }
         }
         Ok(SnapshotReport {
             snapshot: Snapshot { id, cutoff },

@@ -8,6 +8,7 @@
 //! the crate's schema-validation queries.
 
 pub mod alerts;
+pub mod catalog;
 mod counts;
 mod migrations;
 pub mod stats;
@@ -82,6 +83,13 @@ impl Warehouse {
             // ClickHouse 18.16 rejects the validation queries (DESCRIBE with new settings,
             // RowBinaryWithNamesAndTypes); row types are checked by our schema tests instead.
             .with_validation(false);
+        // On a cluster an INSERT into a Distributed table returns once every shard's replica
+        // has its rows (not once they are queued on the receiving node): ingest commits
+        // offsets after it, and readers must see what a snapshot build just wrote.
+        let server = match settings.cluster {
+            Some(_) => server.with_setting("insert_distributed_sync", "1"),
+            None => server,
+        };
         let client = server.clone().with_database(&settings.database);
         Self {
             client,
@@ -104,6 +112,16 @@ impl Warehouse {
             .with_timeouts(Some(self.insert_timeout), Some(self.insert_timeout)))
     }
 
+    /// Whether the schema spans one server or a cluster.
+    pub fn layout(&self) -> Layout {
+        match self.cluster {
+            Some(_) => Layout::Cluster {
+                database: self.database.clone(),
+            },
+            None => Layout::Single,
+        }
+    }
+
     /// ` ON CLUSTER name` when the schema spans a cluster, else nothing.
     pub(crate) fn on_cluster(&self) -> String {
         self.cluster
@@ -112,12 +130,9 @@ impl Warehouse {
             .unwrap_or_default()
     }
 
-    /// The local (per-node) name of a table: `<table>_local` on a cluster.
-    pub(crate) fn local_table(&self, table: &str) -> String {
-        match self.cluster {
-            Some(_) => format!("{table}_local"),
-            None => table.to_owned(),
-        }
+    /// A statement on the database.
+    pub(crate) fn query(&self, sql: &str) -> clickhouse::query::Query {
+        self.client.query(sql)
     }
 
     /// The database name.
@@ -132,12 +147,43 @@ impl Warehouse {
 
     /// Drops the whole database (tests and `xtask` only; never called by a role).
     pub async fn drop_database(&self) -> Result<(), Error> {
-        let sql = format!(
-            "DROP DATABASE IF EXISTS {}{}",
-            quote_identifier(&self.database),
-            self.on_cluster()
-        );
+        let sql = migrations::drop_database_sql(&self.database, self.cluster.as_deref());
         self.server.query(&sql).execute().await.map_err(Error::from)
+    }
+}
+
+/// How the schema is laid out: one server, or a cluster of shards (see
+/// [`cluster_statements`]).
+///
+/// On a cluster every table `t` is a Distributed table over replicated `t_local` tables, and
+/// the rows of one crime (its versions, and the change-log rows the materialised view writes
+/// when they arrive) share a shard: `crime_versions` is sharded by `(force, crime_ref)`, and
+/// `crime_changes` is filled on the shard that stored the version. So a question about a set
+/// of crimes is answered exactly by evaluating it on each shard with that shard's own rows:
+/// subqueries that select crimes read the shard's `_local` table ([`Layout::local`]), and
+/// the Distributed table combines the shards' answers. ClickHouse refuses a subquery over a
+/// Distributed table inside a query over another (Code 288); `GLOBAL IN` would also be exact
+/// but gathers the whole subquery result on the initiator and ships it to every shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// One server: tables under their own names.
+    Single,
+    /// Shards of replicas: Distributed `t` over `t_local`, in `database`.
+    Cluster {
+        /// The database (a subquery sent to a shard runs there in the server's default
+        /// database, so local names are qualified).
+        database: String,
+    },
+}
+
+impl Layout {
+    /// The name of `table` as a subquery evaluated on each shard must read it: the shard's
+    /// `<database>.<table>_local` on a cluster, the table itself on one server.
+    pub fn local(&self, table: &str) -> String {
+        match self {
+            Self::Single => table.to_owned(),
+            Self::Cluster { database } => format!("{}.{table}_local", quote_identifier(database)),
+        }
     }
 }
 

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_crime_versions"),
     migration!(2, "0002_alerts"),
     migration!(3, "0003_count_snapshots"),
+    migration!(4, "0004_crime_arrivals"),
 ];
 
 impl Migration {
@@ -82,22 +83,56 @@ struct AppliedRow {
     checksum: String,
 }
 
-const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
+/// The migration ledger on one server.
+pub(crate) const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
      (version UInt32, name String, checksum String, applied_at DateTime) \
      ENGINE = MergeTree ORDER BY version";
+
+/// Every ledger row (`?fields` is the row type's columns).
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    "SELECT ?fields FROM schema_migrations ORDER BY version";
+
+/// `CREATE DATABASE`, on every server of `cluster` when given.
+pub(crate) fn create_database_sql(database: &str, cluster: Option<&str>) -> String {
+    format!(
+        "CREATE DATABASE IF NOT EXISTS {}{}",
+        quote_identifier(database),
+        on_cluster(cluster)
+    )
+}
+
+/// `DROP DATABASE`, on every server of `cluster` when given.
+pub(crate) fn drop_database_sql(database: &str, cluster: Option<&str>) -> String {
+    format!(
+        "DROP DATABASE IF EXISTS {}{}",
+        quote_identifier(database),
+        on_cluster(cluster)
+    )
+}
+
+fn on_cluster(cluster: Option<&str>) -> String {
+    cluster
+        .map(|c| format!(" ON CLUSTER {}", quote_identifier(c)))
+        .unwrap_or_default()
+}
+
+/// The ledger row of an applied migration. Values are our own constants (digits and hex), so
+/// inlining them is safe; 18.16 has no server-side query parameters.
+pub(crate) fn record_migration_sql(migration: &Migration) -> String {
+    format!(
+        "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+         VALUES ({}, '{}', '{}', now())",
+        migration.version,
+        migration.name,
+        migration.checksum()
+    )
+}
 
 impl Warehouse {
     /// Creates the database if needed and applies every migration not yet applied.
     pub async fn migrate(&self) -> Result<MigrationReport, Error> {
         let cluster = self.cluster.clone();
-        let on = cluster
-            .as_deref()
-            .map(|c| format!(" ON CLUSTER {}", quote_identifier(c)))
-            .unwrap_or_default();
-        let create_database = format!(
-            "CREATE DATABASE IF NOT EXISTS {}{on}",
-            quote_identifier(&self.database)
-        );
+        let create_database = create_database_sql(&self.database, cluster.as_deref());
         self.server.query(&create_database).execute().await?;
         let ledger = match &cluster {
             Some(cluster) => cluster_ledger(cluster, &self.database),
@@ -142,14 +177,10 @@ impl Warehouse {
             for statement in statements {
                 self.client.query(&statement).execute().await?;
             }
-            // Values are our own constants (digits and hex), so inlining them is safe; 18.16
-            // has no server-side query parameters.
-            let record = format!(
-                "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
-                 VALUES ({}, '{}', '{}', now())",
-                migration.version, migration.name, expected
-            );
-            self.client.query(&record).execute().await?;
+            self.client
+                .query(&record_migration_sql(migration))
+                .execute()
+                .await?;
             tracing::info!(
                 version = migration.version,
                 name = migration.name,
@@ -176,7 +207,7 @@ impl Warehouse {
         // Two concurrent `migrate` runs may both record a version; every row must agree.
         Ok(self
             .client
-            .query("SELECT ?fields FROM schema_migrations ORDER BY version")
+            .query(APPLIED_MIGRATIONS)
             .fetch_all::<AppliedRow>()
             .await?)
     }
@@ -186,7 +217,7 @@ impl Warehouse {
 /// version of a crime, which `argMax` and the change log join) share a shard.
 fn sharding_key(table: &str) -> &'static str {
     match table {
-        "crime_versions" | "crime_changes" => "cityHash64(force, crime_ref)",
+        "crime_versions" | "crime_changes" | "crime_arrivals" => "cityHash64(force, crime_ref)",
         "crime_counts" => "cityHash64(force)",
         "alerts" | "alert_deliveries" => "cityHash64(alert_id)",
         _ => "rand()",
@@ -236,6 +267,32 @@ fn split_engine(text: &str) -> Option<(&str, &str, &str)> {
     Some((&text[..at], after[..end].trim(), &after[end..]))
 }
 
+/// A materialised view's `AS SELECT … FROM crime_versions` on a cluster: it must watch the
+/// node's own `<database>.crime_versions_local` (an insert lands there, on the crime's shard),
+/// not the Distributed table.
+fn read_local(select: &str, database: &str) -> String {
+    let mut out = String::new();
+    let mut rest = select;
+    while let Some(at) = rest.find("FROM") {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        let spaced = &after["FROM".len()..];
+        let table = spaced.trim_start();
+        let name_end = table
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(table.len());
+        if &table[..name_end] == "crime_versions" {
+            out.push_str(&format!("FROM {database}.crime_versions_local"));
+            rest = &table[name_end..];
+        } else {
+            out.push_str("FROM");
+            rest = spaced;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The statements that create `migration`'s objects on `cluster` in `database`: for each
 /// table, a replicated `<table>_local` on every node (ON CLUSTER) and a Distributed `<table>`
 /// over them, so queries and inserts use the single-node names unchanged; for a materialised
@@ -245,6 +302,7 @@ fn split_engine(text: &str) -> Option<(&str, &str, &str)> {
 pub fn cluster_statements(migration: &Migration, cluster: &str, database: &str) -> Vec<String> {
     let mut out = Vec::new();
     let on = format!("ON CLUSTER {}", quote_identifier(cluster));
+    let db = quote_identifier(database);
     for statement in migration.statements() {
         if let Some((table, rest)) = name_after(&statement, "CREATE TABLE IF NOT EXISTS") {
             let Some((columns, engine, clauses)) = split_engine(rest) else {
@@ -256,11 +314,12 @@ pub fn cluster_statements(migration: &Migration, cluster: &str, database: &str) 
                 replicated(engine, database, table, false),
                 clauses.trim()
             ));
+            // Names inside an ON CLUSTER statement are qualified: each server runs it in its
+            // default database.
             out.push(format!(
-                "CREATE TABLE IF NOT EXISTS {table} {on} AS {table}_local \
-                 ENGINE = Distributed({}, {}, {table}_local, {})",
+                "CREATE TABLE IF NOT EXISTS {table} {on} AS {db}.{table}_local \
+                 ENGINE = Distributed({}, {db}, {table}_local, {})",
                 quote_identifier(cluster),
-                quote_identifier(database),
                 sharding_key(table)
             ));
         } else if let Some((view, rest)) =
@@ -270,18 +329,15 @@ pub fn cluster_statements(migration: &Migration, cluster: &str, database: &str) 
                 out.push(statement);
                 continue;
             };
-            let clauses = clauses
-                .trim()
-                .replace(" FROM crime_versions", " FROM crime_versions_local");
+            let clauses = read_local(clauses.trim(), &db);
             out.push(format!(
                 "CREATE MATERIALIZED VIEW IF NOT EXISTS {view}_local {on} ENGINE = {} {clauses}",
                 replicated(engine, database, view, false)
             ));
             out.push(format!(
-                "CREATE TABLE IF NOT EXISTS {view} {on} AS {view}_local \
-                 ENGINE = Distributed({}, {}, {view}_local, {})",
+                "CREATE TABLE IF NOT EXISTS {view} {on} AS {db}.{view}_local \
+                 ENGINE = Distributed({}, {db}, {view}_local, {})",
                 quote_identifier(cluster),
-                quote_identifier(database),
                 sharding_key(view)
             ));
         } else {
@@ -292,7 +348,7 @@ pub fn cluster_statements(migration: &Migration, cluster: &str, database: &str) 
 }
 
 /// The migration ledger on a cluster: one replicated table, the same rows on every node.
-fn cluster_ledger(cluster: &str, database: &str) -> String {
+pub(crate) fn cluster_ledger(cluster: &str, database: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER {} \
          (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = {} ORDER BY version",
@@ -386,10 +442,25 @@ mod tests {
                         ))
                     })
                     .unwrap_or_else(|| panic!("no {view}_local"));
-                assert!(local.contains("FROM crime_versions_local"), "{local}");
+                assert!(
+                    local.contains("FROM `cyberflag`.crime_versions_local"),
+                    "{local}"
+                );
             }
         }
         assert!(cluster_ledger("c", "db").contains("/clickhouse/tables/all/db/schema_migrations"));
+    }
+
+    #[test]
+    fn a_view_on_a_cluster_watches_the_local_versions() {
+        assert_eq!(
+            read_local("AS SELECT a, b\nFROM crime_versions", "`db`"),
+            "AS SELECT a, b\nFROM `db`.crime_versions_local"
+        );
+        assert_eq!(
+            read_local("AS SELECT x FROM crime_versions_other", "`db`"),
+            "AS SELECT x FROM crime_versions_other"
+        );
     }
 
     #[test]

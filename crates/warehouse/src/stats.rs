@@ -15,7 +15,7 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use model::{ForceId, OffenceGroup};
 
-use crate::{Error, Warehouse};
+use crate::{Error, Layout, Warehouse};
 
 /// A grouping dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -204,9 +204,9 @@ fn current(conditions: &[String]) -> String {
 }
 
 impl StatsQuery {
-    /// The SQL and the values to bind, in order.
+    /// The SQL and the values to bind, in order, reading every version on one server.
     pub fn sql(&self) -> (String, Vec<Bound>) {
-        self.sql_with(None)
+        self.sql_with(None, &Layout::Single)
     }
 
     /// Conditions on a crime's current state (or a snapshot's group) other than its status.
@@ -245,8 +245,9 @@ impl StatsQuery {
     }
 
     /// The SQL, reading a count snapshot and the changes after it when one is given (and the
-    /// question is about now, not `as_at`), otherwise every version.
-    pub fn sql_with(&self, snapshot: Option<Snapshot>) -> (String, Vec<Bound>) {
+    /// question is about now, not `as_at`), otherwise every version; laid out for one server
+    /// or a cluster (see [`Layout`]: on a cluster the changed crimes are found on each shard).
+    pub fn sql_with(&self, snapshot: Option<Snapshot>, layout: &Layout) -> (String, Vec<Bound>) {
         // Output aliases carry a prefix: ClickHouse aliases are visible in WHERE, and
         // `cyber AS cyber` would turn the `cyber = 1` filter into a string comparison.
         let columns: Vec<String> = self
@@ -294,20 +295,23 @@ impl StatsQuery {
                 let mut counted = vec![format!("snapshot = {}", snapshot.id)];
                 counted.extend(filters.iter().cloned());
                 binds.extend(filter_binds.iter().cloned());
-                // Crimes changed after the cut-off, found by crime_changes' sorting key.
+                // Crimes changed after the cut-off, found by crime_changes' sorting key (on a
+                // cluster, each shard's own changes: a crime's versions and changes share it).
+                let changes = layout.local("crime_changes");
                 let changed = format!(
-                    "force IN (SELECT force FROM crime_changes WHERE stored_at > toDateTime({cutoff})) \
-                     AND crime_ref IN (SELECT crime_ref FROM crime_changes \
+                    "force IN (SELECT force FROM {changes} WHERE stored_at > toDateTime({cutoff})) \
+                     AND crime_ref IN (SELECT crime_ref FROM {changes} \
                      WHERE stored_at > toDateTime({cutoff}))"
                 );
                 let mut recorded = vec!["status = 'recorded'".to_owned()];
                 recorded.extend(filters);
                 let now_state = current(std::slice::from_ref(&changed));
                 binds.extend(filter_binds.iter().cloned());
-                let then_state = current(&[
-                    changed.clone(),
-                    format!("stored_at <= toDateTime({cutoff})"),
-                ]);
+                // Their state at the cut-off: the versions first stored by then. Not
+                // `stored_at <= cutoff` on crime_versions: merges keep a version's last copy,
+                // so one stored again after the cut-off would look new (crime_arrivals keeps
+                // the first copy; migration 0004).
+                let then_state = current(&[changed.clone(), known_at(cutoff, &changed, layout)]);
                 binds.extend(filter_binds);
                 format!(
                     "SELECT {} FROM (\
@@ -339,6 +343,17 @@ impl StatsQuery {
     }
 }
 
+/// The condition "this version was stored at or before `cutoff`" on `crime_versions` rows of
+/// the crimes matching `crimes`, from `crime_arrivals`, which keeps each version's first copy
+/// however often it was stored again.
+pub(crate) fn known_at(cutoff: u32, crimes: &str, layout: &Layout) -> String {
+    format!(
+        "(force, crime_ref, version) IN (SELECT force, crime_ref, version FROM {} \
+         WHERE stored_at <= toDateTime({cutoff}) AND {crimes})",
+        layout.local("crime_arrivals")
+    )
+}
+
 /// A complete count snapshot: its id and the stored time it was cut at (seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Snapshot {
@@ -365,7 +380,7 @@ impl Warehouse {
         } else {
             None
         };
-        let (sql, binds) = query.sql_with(snapshot);
+        let (sql, binds) = query.sql_with(snapshot, &self.layout());
         let text = self.fetch_tsv(&sql, binds).await?;
         let mut rows = Vec::new();
         for line in text.lines().filter(|l| !l.is_empty()) {
@@ -471,14 +486,14 @@ mod tests {
             id: 7,
             cutoff: 1_700_000_000,
         };
-        assert_eq!(query.sql_with(Some(snapshot)), query.sql());
+        assert_eq!(query.sql_with(Some(snapshot), &Layout::Single), query.sql());
         // ...and about now it is read with the changes after its cut-off, each part filtered
         // alike.
         let now = StatsQuery {
             as_at: None,
             ..query
         };
-        let (sql, binds) = now.sql_with(Some(snapshot));
+        let (sql, binds) = now.sql_with(Some(snapshot), &Layout::Single);
         assert_eq!(binds.len(), 9, "from, to and force, three times");
         assert_eq!(sql.matches('?').count(), binds.len());
         assert!(
@@ -486,7 +501,13 @@ mod tests {
             "{sql}"
         );
         assert!(sql.contains("stored_at > toDateTime(1700000000)"), "{sql}");
-        assert!(sql.contains("stored_at <= toDateTime(1700000000)"), "{sql}");
+        assert!(
+            sql.contains(
+                "(force, crime_ref, version) IN (SELECT force, crime_ref, version \
+                 FROM crime_arrivals WHERE stored_at <= toDateTime(1700000000)"
+            ),
+            "{sql}"
+        );
         assert_eq!(sql.matches("UNION ALL").count(), 2);
     }
 
@@ -509,6 +530,11 @@ pub struct WeeklyCount {
     /// Crimes.
     pub count: u64,
 }
+
+/// The weeks (by recorded date, `from` and `to` bound) in which each force sent any version.
+pub(crate) const ACTIVE_WEEKS: &str = "SELECT force, toString(toMonday(recorded_date)) AS week \
+     FROM crime_versions WHERE recorded_date >= toDate(?) AND recorded_date <= toDate(?) \
+     GROUP BY force, week ORDER BY force, week";
 
 impl Warehouse {
     /// Online-flagged current crimes per force, offence group and week, `from..=to`.
@@ -548,12 +574,9 @@ impl Warehouse {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<(String, NaiveDate)>, Error> {
-        let sql = "SELECT force, toString(toMonday(recorded_date)) AS week FROM crime_versions \
-                   WHERE recorded_date >= toDate(?) AND recorded_date <= toDate(?) \
-                   GROUP BY force, week ORDER BY force, week";
         let text = self
             .fetch_tsv(
-                sql,
+                ACTIVE_WEEKS,
                 vec![Bound::Text(from.to_string()), Bound::Text(to.to_string())],
             )
             .await?;
@@ -564,6 +587,69 @@ impl Warehouse {
                 Some((unescape_tsv(force), week.parse().ok()?))
             })
             .collect())
+    }
+}
+
+impl StatsQuery {
+    /// The SQL (and values to bind) reading every version of every crime that matched this
+    /// question's filters (ignoring status) in any version: the material of the revisions view.
+    pub fn versions_sql(&self, layout: &Layout, limit: usize) -> (String, Vec<Bound>) {
+        let mut conditions = Vec::new();
+        let mut binds = Vec::new();
+        if let Some(from) = self.from {
+            conditions.push("recorded_date >= toDate(?)".to_owned());
+            binds.push(Bound::Text(from.to_string()));
+        }
+        if let Some(to) = self.to {
+            conditions.push("recorded_date <= toDate(?)".to_owned());
+            binds.push(Bound::Text(to.to_string()));
+        }
+        if !self.forces.is_empty() {
+            conditions.push("has(?, force)".to_owned());
+            binds.push(Bound::List(
+                self.forces.iter().map(|f| f.as_str().to_owned()).collect(),
+            ));
+        }
+        if !self.offence_groups.is_empty() {
+            conditions.push("has(?, offence_group)".to_owned());
+            binds.push(Bound::List(
+                self.offence_groups
+                    .iter()
+                    .map(|g| g.as_str().to_owned())
+                    .collect(),
+            ));
+        }
+        if let Some(cyber) = self.cyber {
+            conditions.push(format!("cyber = {}", u8::from(cyber)));
+        }
+        if let Some(day) = self.as_at {
+            conditions.push("received_at <= toDateTime(toUInt32(?))".to_owned());
+            binds.push(Bound::Text(end_of_day(day).to_string()));
+        }
+        let matching = if conditions.is_empty() {
+            "1".to_owned()
+        } else {
+            conditions.join(" AND ")
+        };
+        // On a cluster each shard finds its own matching crimes: every version of a crime is
+        // stored on one shard.
+        let mut outer = format!(
+            "(force, crime_ref) IN (SELECT force, crime_ref FROM {} \
+             WHERE {matching} GROUP BY force, crime_ref)",
+            layout.local("crime_versions")
+        );
+        let mut all_binds = binds.clone();
+        if let Some(day) = self.as_at {
+            outer.push_str(" AND received_at <= toDateTime(toUInt32(?))");
+            all_binds.push(Bound::Text(end_of_day(day).to_string()));
+        }
+        let sql = format!(
+            "SELECT force, crime_ref, version, toString(status), offence_group, cyber, \
+             toString(recorded_date), toUInt32(received_at) FROM crime_versions WHERE {outer} \
+             ORDER BY force, crime_ref, version LIMIT {}",
+            limit.min(MAX_CELL_VERSIONS) + 1
+        );
+        (sql, all_binds)
     }
 }
 
@@ -594,65 +680,14 @@ pub const MAX_CELL_VERSIONS: usize = 2_000_000;
 impl Warehouse {
     /// Every version of every crime that matched `query`'s filters (ignoring status) in any
     /// version: the material for explaining how the cell's count changed. At most `limit` + 1
-    /// rows (more than `limit` means the cell is too large to explain; callers pass at most
+    /// rows (more than `limit` means the cell is too large to explain; `limit` is capped at
     /// [`MAX_CELL_VERSIONS`]).
     pub async fn cell_versions(
         &self,
         query: &StatsQuery,
         limit: usize,
     ) -> Result<Vec<VersionState>, Error> {
-        let mut conditions = Vec::new();
-        let mut binds = Vec::new();
-        if let Some(from) = query.from {
-            conditions.push("recorded_date >= toDate(?)".to_owned());
-            binds.push(Bound::Text(from.to_string()));
-        }
-        if let Some(to) = query.to {
-            conditions.push("recorded_date <= toDate(?)".to_owned());
-            binds.push(Bound::Text(to.to_string()));
-        }
-        if !query.forces.is_empty() {
-            conditions.push("has(?, force)".to_owned());
-            binds.push(Bound::List(
-                query.forces.iter().map(|f| f.as_str().to_owned()).collect(),
-            ));
-        }
-        if !query.offence_groups.is_empty() {
-            conditions.push("has(?, offence_group)".to_owned());
-            binds.push(Bound::List(
-                query
-                    .offence_groups
-                    .iter()
-                    .map(|g| g.as_str().to_owned())
-                    .collect(),
-            ));
-        }
-        if let Some(cyber) = query.cyber {
-            conditions.push(format!("cyber = {}", u8::from(cyber)));
-        }
-        if let Some(day) = query.as_at {
-            conditions.push("received_at <= toDateTime(toUInt32(?))".to_owned());
-            binds.push(Bound::Text(end_of_day(day).to_string()));
-        }
-        let matching = if conditions.is_empty() {
-            "1".to_owned()
-        } else {
-            conditions.join(" AND ")
-        };
-        let mut outer = "(force, crime_ref) IN (SELECT force, crime_ref FROM crime_versions \
-             WHERE MATCHING GROUP BY force, crime_ref)"
-            .replace("MATCHING", &matching);
-        let mut all_binds = binds.clone();
-        if let Some(day) = query.as_at {
-            outer.push_str(" AND received_at <= toDateTime(toUInt32(?))");
-            all_binds.push(Bound::Text(end_of_day(day).to_string()));
-        }
-        let sql = format!(
-            "SELECT force, crime_ref, version, toString(status), offence_group, cyber, \
-             toString(recorded_date), toUInt32(received_at) FROM crime_versions WHERE {outer} \
-             ORDER BY force, crime_ref, version LIMIT {}",
-            limit.min(MAX_CELL_VERSIONS) + 1
-        );
+        let (sql, all_binds) = query.versions_sql(&self.layout(), limit);
         let text = self.fetch_tsv(&sql, all_binds).await?;
         Ok(text
             .lines()

@@ -43,7 +43,10 @@ pub async fn run(args: RunArgs, config: &Config) -> anyhow::Result<()> {
         .build()
         .context("building the webhook client")?;
     if !args.once {
-        telemetry::serve_metrics(&config.metrics.listen)?;
+        telemetry::serve_metrics(
+            &config.metrics.listen,
+            crate::ready::Readiness::spawn(crate::ready::Role::Alerts, config),
+        )?;
     }
     let interval = Duration::from_secs(config.alerts.interval_secs);
     let retry = Duration::from_secs(config.alerts.retry_secs);
