@@ -11,12 +11,12 @@ use crate::keyring::KeyringFile;
 use crate::telemetry;
 
 pub async fn run(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
-    let keyring = KeyringFile::load(&config.security.keyring)?.verification()?;
+    let keyring = KeyringFile::load(&config.security)?.verification()?;
     let warehouse = warehouse::Warehouse::new(&config.warehouse());
     let schema = warehouse.schema_version().await.with_context(|| {
         format!(
             "reading the schema version from {} (has `cyberflag migrate` run?)",
-            config.clickhouse.url
+            config.clickhouse.display_url()
         )
     })?;
     tracing::info!(schema, keys = keyring.len(), "ingest configuration loaded");

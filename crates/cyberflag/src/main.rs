@@ -167,7 +167,8 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     let report = warehouse.migrate().await.with_context(|| {
         format!(
             "migrating ClickHouse database {:?} at {}",
-            config.clickhouse.database, config.clickhouse.url
+            config.clickhouse.database,
+            config.clickhouse.display_url()
         )
     })?;
     for migration in &report.applied {

@@ -60,7 +60,12 @@ pub async fn snapshot(args: SnapshotArgs, config: &Config) -> anyhow::Result<()>
     let report = warehouse::Warehouse::new(&config.warehouse())
         .build_snapshot(margin)
         .await
-        .with_context(|| format!("building a count snapshot in {}", config.clickhouse.url))?;
+        .with_context(|| {
+            format!(
+                "building a count snapshot in {}",
+                config.clickhouse.display_url()
+            )
+        })?;
     stderr_line!(
         "snapshot {} (versions stored up to {}): {} groups of {} forces in {:.1} s",
         report.snapshot.id,

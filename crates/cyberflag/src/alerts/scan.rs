@@ -85,7 +85,7 @@ pub async fn scan(args: ScanArgs, config: &Config) -> anyhow::Result<()> {
     let warehouse = warehouse::Warehouse::new(&config.warehouse());
     let series = load_series(&warehouse, week)
         .await
-        .with_context(|| format!("from ClickHouse at {}", config.clickhouse.url))?;
+        .with_context(|| format!("from ClickHouse at {}", config.clickhouse.display_url()))?;
     let report = detect::scan::scan(&series, week, &control(&alerts));
     let number = |value: Option<f64>| value.map(|v| format!("{v:.3}")).unwrap_or_default();
     match args.format {
