@@ -354,10 +354,12 @@ pub async fn doctor(config: &Config) -> anyhow::Result<()> {
             Status::Warn => "WARN",
             Status::Fail => "FAIL",
         };
+        // Details quote servers' errors and files' contents: escaped, one line per check.
+        let detail = model::text::printable(&c.detail);
         if c.action.is_empty() {
-            crate::out!("{label} {:<15} {}", c.name, c.detail);
+            crate::out!("{label} {:<15} {detail}", c.name);
         } else {
-            crate::out!("{label} {:<15} {} → {}", c.name, c.detail, c.action);
+            crate::out!("{label} {:<15} {detail} → {}", c.name, c.action);
         }
     }
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();

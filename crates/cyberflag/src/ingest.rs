@@ -91,14 +91,16 @@ pub async fn stats(args: StatsArgs, config: &Config) -> anyhow::Result<()> {
     let rows = warehouse
         .stats(&query)
         .await
-        .with_context(|| format!("querying {}", config.clickhouse.url))?;
+        .with_context(|| format!("querying {}", config.clickhouse.display_url()))?;
     let header: Vec<&str> = query.by.iter().map(|d| d.name()).chain(["count"]).collect();
+    // Values come from the store, which outside data reached: escaped, so a cell cannot drive
+    // the terminal or add a line (JSON escapes on its own).
     let lines: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
             row.values
                 .iter()
-                .cloned()
+                .map(|value| model::text::printable(value).into_owned())
                 .chain([row.count.to_string()])
                 .collect()
         })

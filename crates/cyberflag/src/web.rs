@@ -142,13 +142,15 @@ pub fn token(command: TokenCommand, config: &Config) -> anyhow::Result<()> {
             );
         }
         TokenCommand::List => {
+            use model::text::printable;
             crate::out!("{:<28} {:<28} {:<22} status", "name", "role", "created");
             for entry in api::access::list_tokens(path)? {
+                // The file is outside data (anyone who can write it chose these strings).
                 crate::out!(
                     "{:<28} {:<28} {:<22} {}",
-                    entry.name,
-                    entry.role,
-                    entry.created,
+                    printable(&entry.name),
+                    printable(&entry.role),
+                    printable(&entry.created),
                     if entry.revoked { "revoked" } else { "active" }
                 );
             }

@@ -109,7 +109,8 @@ pub async fn scan(args: ScanArgs, config: &Config) -> anyhow::Result<()> {
             for f in &report.findings {
                 crate::out!(
                     "{},{},{},{},{},{},{},{:.3e}",
-                    f.key(),
+                    // Series names come from stored values: escaped for the terminal.
+                    model::text::printable(&f.key()),
                     f.week,
                     f.method.as_str(),
                     f.observed,
