@@ -163,8 +163,10 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
         let state = Arc::new(adapters::push::PushState {
             publishing: Arc::clone(&publishing),
             token: push_token,
+            max_body_bytes: profile.source.max_body_bytes,
+            body_timeout: adapters::push::BODY_TIMEOUT,
         });
-        let router = adapters::push::router(state, profile.source.max_body_bytes);
+        let router = adapters::push::router(state);
         let tls = match (&profile.source.tls_cert_file, &profile.source.tls_key_file) {
             (Some(cert), Some(key)) => Some(crate::http::tls_acceptor(
                 &cert.to_string_lossy(),
