@@ -195,9 +195,43 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
             let mut summary = Summary::default();
             let mut skipped = std::collections::HashSet::new();
             loop {
-                for file in scan(&dir, &extensions, settle, &mut skipped)? {
+                let scan = adapters::spool::scan(&dir, &extensions, settle, SystemTime::now())
+                    .with_context(|| format!("watching {}", dir.display()))?;
+                // File names are outside data: escaped so none can forge a log line.
+                for path in scan.not_regular {
+                    if skipped.insert(path.clone()) {
+                        let shown = path.display().to_string();
+                        tracing::warn!(
+                            path = %model::text::printable(&shown),
+                            "not a regular file; skipped"
+                        );
+                    }
+                }
+                for scanned in &scan.ready {
+                    // Exactly the file the scan saw, or nothing (see adapters::spool).
+                    let file = match adapters::spool::open(scanned) {
+                        Ok(file) => file,
+                        Err(error @ adapters::spool::SpoolError::Io { .. }) => {
+                            return Err(error.into());
+                        }
+                        Err(error) => {
+                            let shown = error.to_string();
+                            tracing::warn!(
+                                error = %model::text::printable(&shown),
+                                "spool file changed under the adapter"
+                            );
+                            continue;
+                        }
+                    };
                     publishing
-                        .publish_file(&file, &mut checkpoints, options, &mut summary, &*reporter)
+                        .publish_open(
+                            &scanned.path,
+                            file,
+                            &mut checkpoints,
+                            options,
+                            &mut summary,
+                            &*reporter,
+                        )
                         .await?;
                 }
                 if once {
@@ -224,42 +258,6 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
             Ok(())
         }
     }
-}
-
-/// Export files in `dir` with one of `extensions`, unmodified for `settle`, in name order.
-/// Entries that are not regular files are skipped, with one warning per path in `skipped`.
-fn scan(
-    dir: &Path,
-    extensions: &[String],
-    settle: Duration,
-    skipped: &mut std::collections::HashSet<PathBuf>,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("watching {}", dir.display()))?;
-    for entry in entries {
-        let entry = entry?;
-        let path = entry.path();
-        let metadata = entry.metadata()?;
-        let wanted = extensions.is_empty()
-            || path
-                .extension()
-                .is_some_and(|e| extensions.iter().any(|x| e == x.as_str()));
-        let settled = metadata
-            .modified()
-            .ok()
-            .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .is_some_and(|age| age >= settle);
-        // `DirEntry::metadata` does not follow links: a symbolic link (which could point at any
-        // file this process may read) or a device is never published.
-        if wanted && !metadata.is_file() && !metadata.is_dir() && skipped.insert(path.clone()) {
-            tracing::warn!(path = %path.display(), "not a regular file; skipped");
-        }
-        if metadata.is_file() && wanted && settled {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 /// The bearer token pushes must present. Refused at start-up: a token that is set but empty
