@@ -17,6 +17,7 @@ mod alerts;
 mod api;
 mod cli;
 mod deploy;
+mod edges;
 mod faults;
 mod ingest;
 mod operations;
