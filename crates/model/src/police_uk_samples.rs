@@ -17,10 +17,7 @@ use crate::{
 };
 
 /// The sample folder, relative to this crate: `<repo>/crates/model/../../tests/data/...`.
-const DATA_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/data/police-uk"
-);
+const DATA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/police-uk");
 
 /// The exact street CSV header (domain research §4.1).
 const HEADER: [&str; 12] = [

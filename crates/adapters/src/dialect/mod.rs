@@ -197,10 +197,7 @@ mod tests {
     }
 
     fn police_uk_files() -> Vec<PathBuf> {
-        let root = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/data/police-uk"
-        );
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/police-uk");
         let mut files = Vec::new();
         for force in std::fs::read_dir(root).expect("tests/data/police-uk in the repository") {
             for file in std::fs::read_dir(force.unwrap().path()).unwrap() {
