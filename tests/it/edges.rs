@@ -612,3 +612,28 @@ fn credentials_in_the_clickhouse_url_are_refused_and_never_printed() {
         }
     }
 }
+
+/// A token file anyone with write access edited: names and roles with terminal controls are
+/// listed escaped, one line each.
+#[test]
+fn token_list_escapes_what_the_file_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.toml");
+    std::fs::write(
+        &tokens,
+        "[[tokens]]\nname = \"ops\\u001b]0;owned\\u0007\\nforged-line\"\n\
+         role = \"national\\u202e\"\nhash = \"sha256:00\"\ncreated = \"2026-01-01T00:00:00Z\\r\"\n",
+    )
+    .unwrap();
+    let listed = crate::support::succeed(
+        crate::support::cyberflag(&[("CYBERFLAG_API_TOKENS_FILE", tokens.to_str().unwrap())])
+            .args(["token", "list"]),
+    );
+    assert_no_terminal_controls("token list", &listed);
+    assert_eq!(listed.lines().count(), 2, "header and one token: {listed}");
+    assert!(
+        listed.contains("ops\\u001b]0;owned\\u0007\\nforged-line"),
+        "{listed}"
+    );
+    assert!(listed.contains("national\\u202e"), "{listed}");
+}
