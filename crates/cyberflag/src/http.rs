@@ -696,7 +696,7 @@ mod tests {
             .route(
                 "/slow",
                 get(|| async {
-                    tokio::time::sleep(Duration::from_millis(1_500)).await;
+                    tokio::time::sleep(Duration::from_millis(3_000)).await;
                     "slow"
                 }),
             )
@@ -860,7 +860,8 @@ mod tests {
                 .unwrap();
             busy.push(stream);
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Both heads parsed, both requests being handled (a generous pause on a busy machine).
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
         let mut refused = TcpStream::connect(address).await.unwrap();
         let (_, closed) = until_closed(&mut refused, Duration::from_secs(1)).await;
         assert!(closed.is_some(), "refused at once");
