@@ -1318,3 +1318,40 @@ fn readiness_follows_the_schema_and_the_broker() {
     drop(ingest);
     sandbox.drop_database();
 }
+
+/// Secret volumes are mounted private to root and the pod's group (mode 0440 or stricter), as
+/// the roles require of keyrings, keys and the tokens file outside development: the default
+/// (0644) would make ingest and the adapters refuse to start.
+#[test]
+fn kubernetes_secret_volumes_are_private_to_the_pod() {
+    let mut checked = 0;
+    for (file, document) in manifests() {
+        let Some(spec) = pod_spec(&document) else {
+            continue;
+        };
+        for volume in spec["volumes"].as_sequence().into_iter().flatten() {
+            let secret = &volume["secret"];
+            if secret.is_null() {
+                continue;
+            }
+            checked += 1;
+            let mode = secret["defaultMode"].as_u64().unwrap_or_else(|| {
+                panic!(
+                    "{file}: secret volume {:?} has no defaultMode (0644 by default)",
+                    volume["name"]
+                )
+            });
+            assert_eq!(
+                mode & 0o137,
+                0,
+                "{file}: secret volume {:?} has mode {mode:o}; at most 0440",
+                volume["name"]
+            );
+            assert!(
+                !spec["securityContext"]["fsGroup"].is_null(),
+                "{file}: a 0440 secret needs the pod's fsGroup to be readable"
+            );
+        }
+    }
+    assert!(checked >= 3, "found only {checked} secret volumes");
+}

@@ -19,6 +19,7 @@ mod cli;
 mod cluster;
 mod deploy;
 mod disclosure;
+mod edges;
 mod faults;
 mod ingest;
 mod operations;

@@ -20,6 +20,7 @@ fn dlq_replay_reingests_fixed_records_and_the_counts_become_exact() {
     );
     let adapter_keyring = sandbox.dir.path().join("adapter-keyring.toml");
     std::fs::write(&adapter_keyring, &new_key).unwrap();
+    crate::support::set_private(&adapter_keyring);
     crate::support::succeed_stderr(&mut sandbox.adapter(
         &[(
             "CYBERFLAG_SECURITY_KEYRING",

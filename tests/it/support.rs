@@ -82,6 +82,12 @@ pub fn kafka() -> bus::ClientSettings {
     cyberflag::config::Config::default().kafka_client()
 }
 
+/// Makes a secret file readable by its owner only (mode 0600).
+pub fn set_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// A test's private environment: its own topics, keyring and adapter state, on the shared
 /// stack. Dropping it removes the temporary files.
 pub struct Sandbox {
@@ -109,7 +115,10 @@ impl Sandbox {
                 format!("{:02x}", i + 101).repeat(32),
             ));
         }
-        std::fs::write(dir.path().join("keyring.toml"), keyring).unwrap();
+        // Private, as every role requires of a keyring outside development.
+        let path = dir.path().join("keyring.toml");
+        std::fs::write(&path, keyring).unwrap();
+        set_private(&path);
         let sandbox = Self {
             raw_topic: unique(&format!("it.{name}.raw")),
             dlq_topic: unique(&format!("it.{name}.dlq")),

@@ -60,6 +60,11 @@ pub fn soak(root: &Path, minutes: u64, rate: u64) -> anyhow::Result<()> {
     let token_file = dir.join("push-token");
     let push_token = format!("soak-push-{stamp}");
     std::fs::write(&token_file, &push_token)?;
+    // Private, as the adapter requires of a secret file.
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )?;
     let env: Vec<(String, String)> = vec![
         (
             "CYBERFLAG_KAFKA_RAW_TOPIC".into(),

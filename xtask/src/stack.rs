@@ -363,10 +363,15 @@ fn start_broker(state: &Path, durable: bool) -> anyhow::Result<()> {
 }
 
 /// Writes `.stack/keyring.toml` once: random development keys for every force (signing key
-/// and pseudonymisation key). Never overwritten, so pseudonyms stay stable across runs.
+/// and pseudonymisation key). Never overwritten, so pseudonyms stay stable across runs. It is
+/// private to its owner (0600), as every role requires outside development; one written
+/// before that rule (0644) is made private.
 pub(crate) fn write_dev_keyring(state: &Path) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let path = state.join("keyring.toml");
     if path.exists() {
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("making {} private", path.display()))?;
         return Ok(path.canonicalize()?);
     }
     let mut random = fs::File::open("/dev/urandom").context("reading /dev/urandom")?;
@@ -387,7 +392,13 @@ pub(crate) fn write_dev_keyring(state: &Path) -> anyhow::Result<PathBuf> {
             hex_key()?
         ));
     }
-    fs::write(&path, text)?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
     eprintln!("wrote {}", path.display());
     Ok(path.canonicalize()?)
 }
@@ -537,4 +548,33 @@ fn is_zombie(pid: u32) -> bool {
             .next()
             .is_some_and(|rest| rest.trim().starts_with('Z'))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// The development keyring is private to its owner, and one written 0644 by an earlier
+    /// version is made private without changing its keys.
+    #[test]
+    fn the_development_keyring_is_private() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let state =
+            std::env::temp_dir().join(format!("xtask-keyring-{}-{nanos}", std::process::id()));
+        fs::create_dir_all(&state).unwrap();
+        let path = write_dev_keyring(&state).unwrap();
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        let keys = fs::read_to_string(&path).unwrap();
+        assert!(keys.contains("[forces.west-mercia]"));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let again = write_dev_keyring(&state).unwrap();
+        assert_eq!(mode(&again), 0o600);
+        assert_eq!(fs::read_to_string(&again).unwrap(), keys, "never rewritten");
+        fs::remove_dir_all(&state).unwrap();
+    }
 }

@@ -122,9 +122,12 @@ impl Checkpoints {
 /// SHA-256 of a file's content, hex, and the number of newline bytes (a row estimate for the
 /// progress bar), in one streaming pass.
 pub fn identify(path: &Path) -> std::io::Result<(String, u64)> {
+    identify_reader(&mut fs::File::open(path)?)
+}
+
+/// [`identify`] for an open file (or any reader), read to its end.
+pub fn identify_reader(file: &mut impl std::io::Read) -> std::io::Result<(String, u64)> {
     use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut file = fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 256 * 1024];
     let mut lines = 0u64;

@@ -8,7 +8,8 @@
 //!   never read);
 //! - [`checkpoint`]: per-source progress, advanced only over broker-acknowledged records;
 //! - [`publish`]: files to the raw topic with ordered acknowledgements and a run summary;
-//! - [`push`]: the HTTP push endpoint.
+//! - [`push`]: the HTTP push endpoint;
+//! - [`spool`]: the watched export directory, opening exactly the files a scan found.
 
 pub mod checkpoint;
 pub mod dialect;
@@ -16,4 +17,5 @@ pub mod mapping;
 pub mod profile;
 pub mod publish;
 pub mod push;
+pub mod spool;
 pub mod summary;

@@ -19,7 +19,7 @@ use model::ForceId;
 use tokio::sync::mpsc;
 use wire::{Dialect, RawMessage, SCHEMA, Signer, SourcePosition};
 
-use crate::checkpoint::{CheckpointError, Checkpoints, Progress, identify};
+use crate::checkpoint::{CheckpointError, Checkpoints, Progress, identify_reader};
 use crate::dialect::{self, Context, Item, ReadError, Row};
 use crate::profile::Mapping;
 use crate::summary::Summary;
@@ -171,6 +171,27 @@ impl Publishing {
         summary: &mut Summary,
         reporter: &dyn Reporter,
     ) -> Result<(), PublishError> {
+        let file = std::fs::File::open(path).map_err(|e| PublishError::Read {
+            file: path.into(),
+            source: ReadError::Io(e),
+        })?;
+        self.publish_open(path, file, checkpoints, options, summary, reporter)
+            .await
+    }
+
+    /// [`Publishing::publish_file`] for a file already opened (a spool file opened by
+    /// [`crate::spool::open`]): its identity and its rows are read from this one handle, so
+    /// they are the same file's even if the path changes meanwhile.
+    pub async fn publish_open(
+        &self,
+        path: &Path,
+        mut file: std::fs::File,
+        checkpoints: &mut Checkpoints,
+        options: Options,
+        summary: &mut Summary,
+        reporter: &dyn Reporter,
+    ) -> Result<(), PublishError> {
+        use std::io::Seek;
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -179,8 +200,9 @@ impl Publishing {
             file: path.into(),
             source,
         };
-        let (identity, estimated_rows) =
-            identify(path).map_err(|e| read_error(ReadError::Io(e)))?;
+        let (identity, estimated_rows) = identify_reader(&mut file)
+            .and_then(|identified| file.rewind().map(|()| identified))
+            .map_err(|e| read_error(ReadError::Io(e)))?;
         if options.resend {
             checkpoints.forget(&identity);
         }
@@ -197,10 +219,8 @@ impl Publishing {
         reporter.start(&name, estimated_rows.saturating_sub(start));
 
         let (sender, mut receiver) = mpsc::channel::<Row>(4096);
-        let reader_path = path.to_owned();
         let context = OwnedContext::from(self);
         let reader = tokio::task::spawn_blocking(move || -> Result<_, ReadError> {
-            let file = std::fs::File::open(&reader_path)?;
             let context = context.borrow();
             dialect::read(context, file, &mut |row| sender.blocking_send(row).is_ok())
         });

@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use model::text::printable;
+
 /// How many example positions are kept per reason.
 pub const EXAMPLES_PER_REASON: usize = 5;
 
@@ -89,20 +91,57 @@ impl fmt::Display for Summary {
             self.malformed_total(),
             self.already_done
         )?;
+        // Reasons quote values from the export, positions name its files and dropped fields
+        // are its column names: all outside data, escaped so none can drive a terminal.
         for (title, map) in [("skipped", &self.skipped), ("malformed", &self.malformed)] {
             for (reason, tally) in map {
                 writeln!(
                     f,
-                    "  {title} {:>8}  {reason}  (e.g. {})",
+                    "  {title} {:>8}  {}  (e.g. {})",
                     tally.count,
-                    tally.examples.join(", ")
+                    printable(reason),
+                    printable(&tally.examples.join(", "))
                 )?;
             }
         }
         if !self.dropped_fields.is_empty() {
-            let fields: Vec<&str> = self.dropped_fields.iter().map(String::as_str).collect();
+            let fields: Vec<String> = self
+                .dropped_fields
+                .iter()
+                .map(|field| printable(field).into_owned())
+                .collect();
             writeln!(f, "fields not forwarded: {}", fields.join(", "))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hostile export: a file name, a value and a column name carrying terminal controls.
+    #[test]
+    fn the_summary_escapes_outside_data() {
+        let mut summary = Summary::default();
+        summary.malformed("bad date \"\u{1b}]0;owned\u{7}\"", "x\u{1b}[2J.csv", 3);
+        summary.skip("no crime id\r", "a\nb.csv", 1);
+        summary.dropped_fields.insert("Name\u{202e}".into());
+        let shown = summary.to_string();
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains('\r') && !shown.contains('\u{202e}'),
+            "{shown}"
+        );
+        assert!(shown.contains("x\\u001b[2J.csv:3"), "{shown}");
+        assert!(shown.contains("a\\nb.csv:1"), "{shown}");
+        assert!(
+            shown.contains("fields not forwarded: Name\\u202e"),
+            "{shown}"
+        );
+        assert_eq!(shown.lines().count(), 5, "no forged line: {shown}");
     }
 }

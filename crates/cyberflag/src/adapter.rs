@@ -10,7 +10,7 @@ use adapters::publish::{DELIVERY_TIMEOUT, Options, Publishing};
 use adapters::summary::Summary;
 use anyhow::{Context, bail};
 use cyberflag::cli::{AdapterArgs, BackfillArgs};
-use cyberflag::config::Config;
+use cyberflag::config::{Config, SecurityConfig};
 
 use crate::keyring::KeyringFile;
 use crate::telemetry;
@@ -96,8 +96,13 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
         profile.source.listen = None;
     }
     let force = profile.force_id()?;
-    let keyring = KeyringFile::load(&config.security.keyring)?;
-    let (signer, pseudonymiser) = keys(&profile, &keyring)?;
+    let keyring = KeyringFile::load(&config.security)?;
+    let (signer, pseudonymiser) = keys(&profile, &keyring, &config.security)?;
+    // Checked before anything is published: a role that must not run stops at once.
+    let push_token = match &profile.source.listen {
+        Some(listen) => push_token(&profile, listen, &config.security)?,
+        None => None,
+    };
     let publisher = bus::Publisher::new(
         &config.kafka_client(),
         &config.kafka.raw_topic,
@@ -158,15 +163,13 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
     let publishing = Arc::new(publishing);
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(listen) = profile.source.listen.clone() {
-        let token = secret_text(
-            profile.source.push_token_env.as_deref(),
-            profile.source.push_token_file.as_deref(),
-        )?;
         let state = Arc::new(adapters::push::PushState {
             publishing: Arc::clone(&publishing),
-            token,
+            token: push_token,
+            max_body_bytes: profile.source.max_body_bytes,
+            body_timeout: adapters::push::BODY_TIMEOUT,
         });
-        let router = adapters::push::router(state, profile.source.max_body_bytes);
+        let router = adapters::push::router(state);
         let tls = match (&profile.source.tls_cert_file, &profile.source.tls_key_file) {
             (Some(cert), Some(key)) => Some(crate::http::tls_acceptor(
                 &cert.to_string_lossy(),
@@ -195,9 +198,43 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
             let mut summary = Summary::default();
             let mut skipped = std::collections::HashSet::new();
             loop {
-                for file in scan(&dir, &extensions, settle, &mut skipped)? {
+                let scan = adapters::spool::scan(&dir, &extensions, settle, SystemTime::now())
+                    .with_context(|| format!("watching {}", dir.display()))?;
+                // File names are outside data: escaped so none can forge a log line.
+                for path in scan.not_regular {
+                    if skipped.insert(path.clone()) {
+                        let shown = path.display().to_string();
+                        tracing::warn!(
+                            path = %model::text::printable(&shown),
+                            "not a regular file; skipped"
+                        );
+                    }
+                }
+                for scanned in &scan.ready {
+                    // Exactly the file the scan saw, or nothing (see adapters::spool).
+                    let file = match adapters::spool::open(scanned) {
+                        Ok(file) => file,
+                        Err(error @ adapters::spool::SpoolError::Io { .. }) => {
+                            return Err(error.into());
+                        }
+                        Err(error) => {
+                            let shown = error.to_string();
+                            tracing::warn!(
+                                error = %model::text::printable(&shown),
+                                "spool file changed under the adapter"
+                            );
+                            continue;
+                        }
+                    };
                     publishing
-                        .publish_file(&file, &mut checkpoints, options, &mut summary, &*reporter)
+                        .publish_open(
+                            &scanned.path,
+                            file,
+                            &mut checkpoints,
+                            options,
+                            &mut summary,
+                            &*reporter,
+                        )
                         .await?;
                 }
                 if once {
@@ -226,46 +263,58 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
     }
 }
 
-/// Export files in `dir` with one of `extensions`, unmodified for `settle`, in name order.
-/// Entries that are not regular files are skipped, with one warning per path in `skipped`.
-fn scan(
-    dir: &Path,
-    extensions: &[String],
-    settle: Duration,
-    skipped: &mut std::collections::HashSet<PathBuf>,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("watching {}", dir.display()))?;
-    for entry in entries {
-        let entry = entry?;
-        let path = entry.path();
-        let metadata = entry.metadata()?;
-        let wanted = extensions.is_empty()
-            || path
-                .extension()
-                .is_some_and(|e| extensions.iter().any(|x| e == x.as_str()));
-        let settled = metadata
-            .modified()
-            .ok()
-            .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .is_some_and(|age| age >= settle);
-        // `DirEntry::metadata` does not follow links: a symbolic link (which could point at any
-        // file this process may read) or a device is never published.
-        if wanted && !metadata.is_file() && !metadata.is_dir() && skipped.insert(path.clone()) {
-            tracing::warn!(path = %path.display(), "not a regular file; skipped");
-        }
-        if metadata.is_file() && wanted && settled {
-            files.push(path);
-        }
+/// The bearer token pushes must present. Refused at start-up: a token that is set but empty
+/// (the endpoint would accept anyone), the example token published in `deploy/`, and no token
+/// on an address other hosts can reach (the last two tolerated in development).
+fn push_token(
+    profile: &Profile,
+    listen: &str,
+    security: &SecurityConfig,
+) -> anyhow::Result<Option<String>> {
+    let source = &profile.source;
+    let token = secret_text(
+        source.push_token_env.as_deref(),
+        source.push_token_file.as_deref(),
+        "push token",
+        security,
+    )?;
+    match &token {
+        Some(token) if token.is_empty() => bail!(
+            "the push token ({}) is empty: the push endpoint would accept any caller; put a \
+             long random token there (`openssl rand -hex 32`)",
+            secret_source(
+                source.push_token_env.as_deref(),
+                source.push_token_file.as_deref()
+            )
+        ),
+        Some(_) => {}
+        None if loopback(listen) => {}
+        None => crate::keyring::tolerate(
+            vec![format!(
+                "the push endpoint listens on {listen}, which other hosts can reach, without a \
+                 token: set push_token_env or push_token_file in the profile's [source]"
+            )],
+            security,
+        )?,
     }
-    files.sort();
-    Ok(files)
+    Ok(token)
+}
+
+/// Whether `listen` is a loopback address (`127.0.0.1:…`, `[::1]:…`, `localhost:…`).
+fn loopback(listen: &str) -> bool {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(address) => address.ip().is_loopback(),
+        Err(_) => listen
+            .rsplit_once(':')
+            .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
+    }
 }
 
 /// The signer and pseudonymiser: from the profile's `[keys]`, else from the keyring.
 fn keys(
     profile: &Profile,
     keyring: &KeyringFile,
+    security: &SecurityConfig,
 ) -> anyhow::Result<(wire::Signer, wire::Pseudonymiser)> {
     let KeysConfig {
         key_id,
@@ -275,7 +324,12 @@ fn keys(
         pseudonymisation_key_file,
     } = &profile.keys;
     let from_keyring = keyring.forces.get(&profile.force);
-    let signing = match secret_text(signing_key_env.as_deref(), signing_key_file.as_deref())? {
+    let signing = match secret_text(
+        signing_key_env.as_deref(),
+        signing_key_file.as_deref(),
+        "signing key",
+        security,
+    )? {
         Some(text) => text,
         None => from_keyring
             .map(|k| k.signing_key.clone())
@@ -299,6 +353,8 @@ fn keys(
     let pseudonymisation = match secret_text(
         pseudonymisation_key_env.as_deref(),
         pseudonymisation_key_file.as_deref(),
+        "pseudonymisation key",
+        security,
     )? {
         Some(text) => text,
         None => from_keyring
@@ -320,17 +376,49 @@ fn keys(
     ))
 }
 
-/// A secret from an environment variable or a file (never from the command line).
-fn secret_text(env: Option<&str>, file: Option<&Path>) -> anyhow::Result<Option<String>> {
-    if let Some(name) = env {
-        let value = std::env::var(name)
-            .with_context(|| format!("environment variable {name} is not set"))?;
-        return Ok(Some(value.trim().to_owned()));
+/// A secret from an environment variable or a file (never from the command line). Refused
+/// (tolerated in development): a file other users can read, and a value published as an
+/// example in `deploy/`.
+fn secret_text(
+    env: Option<&str>,
+    file: Option<&Path>,
+    what: &str,
+    security: &SecurityConfig,
+) -> anyhow::Result<Option<String>> {
+    let mut problems = Vec::new();
+    let value = if let Some(name) = env {
+        std::env::var(name).with_context(|| format!("environment variable {name} is not set"))?
+    } else if let Some(path) = file {
+        if let Some(problem) = cyberflag::secrets::file_mode_problem(path)
+            .with_context(|| format!("reading secret file {}", path.display()))?
+        {
+            problems.push(format!(
+                "the {what} file {} is not private, {problem}",
+                path.display()
+            ));
+        }
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading secret file {}", path.display()))?
+    } else {
+        return Ok(None);
+    };
+    let value = value.trim().to_owned();
+    if let Some(example) = cyberflag::secrets::example_secret(&value) {
+        problems.push(format!(
+            "the {what} in {} is {example}, published with cyberflag and so known to everyone; \
+             replace it with a real secret (`openssl rand -hex 32`)",
+            secret_source(env, file)
+        ));
     }
-    if let Some(path) = file {
-        let value = std::fs::read_to_string(path)
-            .with_context(|| format!("reading secret file {}", path.display()))?;
-        return Ok(Some(value.trim().to_owned()));
+    crate::keyring::tolerate(problems, security)?;
+    Ok(Some(value))
+}
+
+/// Where a secret comes from, for messages (never its value).
+fn secret_source(env: Option<&str>, file: Option<&Path>) -> String {
+    match (env, file) {
+        (Some(name), _) => format!("environment variable {name}"),
+        (None, Some(path)) => format!("file {}", path.display()),
+        (None, None) => "nowhere".into(),
     }
-    Ok(None)
 }

@@ -198,6 +198,10 @@ pub struct SecurityConfig {
     /// pseudonymisation key. `ingest` verifies signatures with it; an adapter whose profile
     /// names no keys takes its force's keys from it. Empty: none.
     pub keyring: String,
+    /// A development or demonstration setup: the example keys and push token shipped in
+    /// `deploy/` are accepted, and secret files other users can read are warned about, not
+    /// refused. Never in production (see `crate::secrets`).
+    pub development: bool,
 }
 
 /// `[metrics]`: the Prometheus endpoint.
@@ -330,6 +334,14 @@ impl Default for ClickHouseConfig {
     }
 }
 
+impl ClickHouseConfig {
+    /// The URL fit for messages and logs: credentials redacted (configuration refuses a URL
+    /// carrying them, so this is the second line of defence).
+    pub fn display_url(&self) -> std::borrow::Cow<'_, str> {
+        crate::secrets::redact_url(&self.url)
+    }
+}
+
 impl std::fmt::Debug for AlertsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AlertsConfig")
@@ -361,7 +373,7 @@ impl std::fmt::Debug for KafkaConfig {
 impl std::fmt::Debug for ClickHouseConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClickHouseConfig")
-            .field("url", &self.url)
+            .field("url", &crate::secrets::redact_url(&self.url))
             .field("database", &self.database)
             .field("user", &self.user)
             .field("password", &redact(&self.password))
@@ -557,6 +569,17 @@ impl Config {
         non_empty("kafka.raw_topic", &self.kafka.raw_topic)?;
         non_empty("kafka.dlq_topic", &self.kafka.dlq_topic)?;
         non_empty("clickhouse.url", &self.clickhouse.url)?;
+        if crate::secrets::url_has_credentials(&self.clickhouse.url) {
+            return Err(ConfigError::Value {
+                key: "clickhouse.url",
+                message: format!(
+                    "{} carries credentials, which anyone shown the configuration, an error or \
+                     a log line would see: put them in clickhouse.user and clickhouse.password \
+                     (CYBERFLAG_CLICKHOUSE_PASSWORD) instead",
+                    crate::secrets::redact_url(&self.clickhouse.url)
+                ),
+            });
+        }
         if self.kafka.raw_topic == self.kafka.dlq_topic {
             return Err(ConfigError::Value {
                 key: "kafka.dlq_topic",
@@ -788,6 +811,7 @@ impl Config {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.clickhouse.password = redact(&self.clickhouse.password).into();
+        shown.clickhouse.url = crate::secrets::redact_url(&self.clickhouse.url).into_owned();
         shown.kafka.ssl_key_password = redact(&self.kafka.ssl_key_password).into();
         shown.kafka.sasl_password = redact(&self.kafka.sasl_password).into();
         shown.alerts.webhooks = redact(&self.alerts.webhooks).into();
@@ -1179,6 +1203,35 @@ mod tests {
                 format!("CYBERFLAG_{}_{}", section, field).to_uppercase()
             );
         }
+    }
+
+    /// A password in the ClickHouse URL is refused at start-up, and the refusal does not
+    /// repeat it; the URL is redacted wherever the configuration is shown.
+    #[test]
+    fn credentials_in_the_clickhouse_url_are_refused_without_being_shown() {
+        for url in [
+            "http://ingest:pw-Zx81@clickhouse:8123",
+            "http://clickhouse:8123/?user=ingest&password=pw-Zx81",
+        ] {
+            load_in_jail(&[("CYBERFLAG_CLICKHOUSE_URL", url)], None, |config| {
+                let message = config.unwrap_err().to_string();
+                assert!(message.contains("clickhouse.url"), "{message}");
+                assert!(message.contains("clickhouse.password"), "{message}");
+                assert!(!message.contains("pw-Zx81"), "{message}");
+            });
+            let mut config = Config::default();
+            config.clickhouse.url = url.into();
+            assert!(!config.to_redacted_toml().contains("pw-Zx81"));
+            assert!(!format!("{config:?}").contains("pw-Zx81"));
+        }
+        load_in_jail(
+            &[(
+                "CYBERFLAG_CLICKHOUSE_URL",
+                "https://clickhouse.example.org:8443",
+            )],
+            None,
+            |config| assert!(config.is_ok()),
+        );
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //! headers, without the dead-letter ones), so `ingest` verifies and normalises it again. What
 //! is still wrong is dead-lettered again with its reason; what now passes is stored, and a
 //! record replayed twice is stored once (storage is keyed by crime and version).
+//!
+//! Everything listed is outside data: `list` shows ingest's own dead-letter headers (the last
+//! of each name, so copies that came with the message cannot stand in for them), escapes every
+//! field, and shows a force only as far as it can be trusted: from the payload when its
+//! signature verifies against the keyring, otherwise the key's claim, marked unverified.
 
 use std::time::Duration;
 
@@ -21,14 +26,64 @@ struct Entry {
     detail: String,
     source: String,
     force: String,
+    /// Whether `force` comes from a payload whose signature the keyring verified; otherwise
+    /// it is the unsigned message key's claim.
+    verified: bool,
     at: Option<DateTime<Utc>>,
 }
 
-fn text(message: &bus::Received, header: &str) -> String {
+/// The value of the **last** header named `header`: ingest appends its own dead-letter
+/// headers after the message's, so a `cyberflag-dlq-*` header that came with the message (a
+/// forgery) can never stand in for ingest's.
+fn last_header<'a>(message: &'a bus::Received, header: &str) -> Option<&'a [u8]> {
     message
-        .header(header)
+        .headers
+        .iter()
+        .rev()
+        .find(|(name, _)| name == header)
+        .map(|(_, value)| value.as_slice())
+}
+
+fn text(message: &bus::Received, header: &str) -> String {
+    last_header(message, header)
         .map(|v| String::from_utf8_lossy(v).into_owned())
         .unwrap_or_default()
+}
+
+/// The force of a dead-lettered message: from its payload when the signature verifies against
+/// the keyring (the same check ingest makes), otherwise the unsigned key's claim, unverified.
+fn force_of(message: &bus::Received, keyring: Option<&wire::Keyring>) -> (String, bool) {
+    if let Some(keyring) = keyring
+        && let Ok(raw) = ingest::normalise::verify(
+            keyring,
+            message.header(wire::HEADER_KEY_ID),
+            message.header(wire::HEADER_SIGNATURE),
+            &message.payload,
+        )
+    {
+        return (raw.force, true);
+    }
+    let key = String::from_utf8_lossy(&message.key);
+    (key.split('/').next().unwrap_or_default().to_owned(), false)
+}
+
+/// The keyring that tells genuine forces from claimed ones; `None` (every force then shows as
+/// unverified) when none is configured or it cannot be used.
+fn verification_keyring(config: &Config) -> Option<wire::Keyring> {
+    if config.security.keyring.is_empty() {
+        return None;
+    }
+    match crate::keyring::KeyringFile::load(&config.security)
+        .and_then(|keyring| keyring.verification())
+    {
+        Ok(keyring) => Some(keyring),
+        Err(error) => {
+            stderr_line!(
+                "note: forces are shown unverified, the keyring cannot be used: {error:#}"
+            );
+            None
+        }
+    }
 }
 
 /// Every dead-lettered message matching `filter`, oldest first.
@@ -44,15 +99,17 @@ fn read(filter: &DlqFilter, config: &Config) -> anyhow::Result<Vec<Entry>> {
             config.kafka.dlq_topic, config.kafka.brokers
         )
     })?;
+    let keyring = verification_keyring(config);
     let mut entries: Vec<Entry> = messages
         .into_iter()
         .map(|message| {
-            let key = String::from_utf8_lossy(&message.key).into_owned();
+            let (force, verified) = force_of(&message, keyring.as_ref());
             Entry {
                 reason: text(&message, HEADER_DLQ_REASON),
                 detail: text(&message, HEADER_DLQ_MESSAGE),
                 source: text(&message, HEADER_DLQ_SOURCE),
-                force: key.split('/').next().unwrap_or_default().to_owned(),
+                force,
+                verified,
                 at: message
                     .timestamp_ms
                     .and_then(DateTime::<Utc>::from_timestamp_millis),
@@ -71,22 +128,38 @@ fn read(filter: &DlqFilter, config: &Config) -> anyhow::Result<Vec<Entry>> {
     Ok(entries)
 }
 
+/// One line of `dlq list`: every field is outside data (headers and keys anyone with write
+/// access to the raw topic chose), so each is escaped and none can add a line or a column,
+/// or drive the terminal.
+fn row(entry: &Entry) -> String {
+    use model::text::printable;
+    let force = if entry.verified {
+        printable(&entry.force).into_owned()
+    } else {
+        format!("{} (unverified)", printable(&entry.force))
+    };
+    format!(
+        "{}\t{}\t{}\t{}\t{}",
+        entry.at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        printable(&entry.reason),
+        force,
+        printable(&entry.source),
+        printable(&entry.detail),
+    )
+}
+
 pub fn list(filter: DlqFilter, config: &Config) -> anyhow::Result<()> {
     let entries = read(&filter, config)?;
     crate::out!("dead-lettered\treason\tforce\tsource\tdetail");
     let mut by_reason: std::collections::BTreeMap<&str, u64> = Default::default();
     for entry in &entries {
         *by_reason.entry(entry.reason.as_str()).or_default() += 1;
-        crate::out!(
-            "{}\t{}\t{}\t{}\t{}",
-            entry.at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            entry.reason,
-            entry.force,
-            entry.source,
-            entry.detail.replace(['\t', '\n'], " ")
-        );
+        crate::out!("{}", row(entry));
     }
-    let summary: Vec<String> = by_reason.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    let summary: Vec<String> = by_reason
+        .iter()
+        .map(|(r, n)| format!("{n} {}", model::text::printable(r)))
+        .collect();
     stderr_line!(
         "{} dead-lettered message(s) match{}",
         entries.len(),

@@ -46,7 +46,7 @@ async fn clickhouse(config: &Config, checks: &mut Vec<Check>) {
             checks.push(check(
                 Status::Ok,
                 "clickhouse",
-                config.clickhouse.url.clone(),
+                config.clickhouse.display_url().into_owned(),
                 "",
             ));
             checks.push(check(
@@ -61,7 +61,7 @@ async fn clickhouse(config: &Config, checks: &mut Vec<Check>) {
             checks.push(check(
                 Status::Fail,
                 "clickhouse",
-                format!("{}: {error}", config.clickhouse.url),
+                format!("{}: {error}", config.clickhouse.display_url()),
                 "check clickhouse.url, the credentials and that the server runs",
             ));
             return;
@@ -70,7 +70,7 @@ async fn clickhouse(config: &Config, checks: &mut Vec<Check>) {
     checks.push(check(
         Status::Ok,
         "clickhouse",
-        config.clickhouse.url.clone(),
+        config.clickhouse.display_url().into_owned(),
         "",
     ));
     checks.push(match version.cmp(&known) {
@@ -262,6 +262,14 @@ fn kafka(config: &Config, checks: &mut Vec<Check>) {
 }
 
 fn files(config: &Config, checks: &mut Vec<Check>) {
+    if config.security.development {
+        checks.push(check(
+            Status::Warn,
+            "development",
+            "security.development is true: example secrets and readable key files are accepted",
+            "never in production: set security.development = false",
+        ));
+    }
     if config.security.keyring.is_empty() {
         checks.push(check(
             Status::Warn,
@@ -270,9 +278,9 @@ fn files(config: &Config, checks: &mut Vec<Check>) {
             "point security.keyring at the keyring file",
         ));
     } else {
-        checks.push(
-            match crate::keyring::KeyringFile::load(&config.security.keyring) {
-                Ok(keyring) => check(
+        match crate::keyring::KeyringFile::inspect(&config.security) {
+            Ok(keyring) => {
+                checks.push(check(
                     Status::Ok,
                     "keyring",
                     format!(
@@ -281,15 +289,24 @@ fn files(config: &Config, checks: &mut Vec<Check>) {
                         keyring.forces.len()
                     ),
                     "",
-                ),
-                Err(error) => check(
-                    Status::Fail,
-                    "keyring",
-                    format!("{error:#}"),
-                    "fix the keyring file",
-                ),
-            },
-        );
+                ));
+                // Tolerated only because this is a development setup.
+                for warning in keyring.warnings {
+                    checks.push(check(
+                        Status::Warn,
+                        "keyring",
+                        warning,
+                        "fine on a development stack only",
+                    ));
+                }
+            }
+            Err(error) => checks.push(check(
+                Status::Fail,
+                "keyring",
+                format!("{error:#}"),
+                "fix the keyring file",
+            )),
+        }
     }
     let path = std::path::Path::new(&config.api.tokens_file);
     match api::access::list_tokens(path) {
@@ -337,10 +354,12 @@ pub async fn doctor(config: &Config) -> anyhow::Result<()> {
             Status::Warn => "WARN",
             Status::Fail => "FAIL",
         };
+        // Details quote servers' errors and files' contents: escaped, one line per check.
+        let detail = model::text::printable(&c.detail);
         if c.action.is_empty() {
-            crate::out!("{label} {:<15} {}", c.name, c.detail);
+            crate::out!("{label} {:<15} {detail}", c.name);
         } else {
-            crate::out!("{label} {:<15} {} → {}", c.name, c.detail, c.action);
+            crate::out!("{label} {:<15} {detail} → {}", c.name, c.action);
         }
     }
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();

@@ -11,12 +11,12 @@ use crate::keyring::KeyringFile;
 use crate::telemetry;
 
 pub async fn run(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
-    let keyring = KeyringFile::load(&config.security.keyring)?.verification()?;
+    let keyring = KeyringFile::load(&config.security)?.verification()?;
     let warehouse = warehouse::Warehouse::new(&config.warehouse());
     let schema = warehouse.schema_version().await.with_context(|| {
         format!(
             "reading the schema version from {} (has `cyberflag migrate` run?)",
-            config.clickhouse.url
+            config.clickhouse.display_url()
         )
     })?;
     tracing::info!(schema, keys = keyring.len(), "ingest configuration loaded");
@@ -94,14 +94,16 @@ pub async fn stats(args: StatsArgs, config: &Config) -> anyhow::Result<()> {
     let rows = warehouse
         .stats(&query)
         .await
-        .with_context(|| format!("querying {}", config.clickhouse.url))?;
+        .with_context(|| format!("querying {}", config.clickhouse.display_url()))?;
     let header: Vec<&str> = query.by.iter().map(|d| d.name()).chain(["count"]).collect();
+    // Values come from the store, which outside data reached: escaped, so a cell cannot drive
+    // the terminal or add a line (JSON escapes on its own).
     let lines: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
             row.values
                 .iter()
-                .cloned()
+                .map(|value| model::text::printable(value).into_owned())
                 .chain([row.count.to_string()])
                 .collect()
         })

@@ -1,4 +1,5 @@
-//! The `cyberflag` binary's library half: configuration and the command-line definition.
+//! The `cyberflag` binary's library half: configuration, the command-line definition and the
+//! checks of operator mistakes with secrets.
 //!
 //! Everything here is shared by `main.rs`, by `xtask` (which writes a development configuration)
 //! and by the integration tests (which check that `docker-compose.yml` and the README only name
@@ -6,3 +7,4 @@
 
 pub mod cli;
 pub mod config;
+pub mod secrets;

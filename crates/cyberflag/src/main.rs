@@ -2,10 +2,13 @@
 
 /// `eprintln!` that cannot panic: a full disk or a closed pipe behind standard error must not
 /// take a running service down (its work does not depend on its messages being written).
+/// Control characters other than tabs and newlines are escaped (`model::text::printable_layout`),
+/// so no message quoting outside data can drive the terminal.
 macro_rules! stderr_line {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        let text = format!($($arg)*);
+        let _ = writeln!(std::io::stderr(), "{}", model::text::printable_layout(&text));
     }};
 }
 
@@ -13,7 +16,8 @@ macro_rules! stderr_line {
 macro_rules! stderr_text {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = write!(std::io::stderr(), $($arg)*);
+        let text = format!($($arg)*);
+        let _ = write!(std::io::stderr(), "{}", model::text::printable_layout(&text));
     }};
 }
 
@@ -44,12 +48,15 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Prints a line to standard output; a closed pipe (`cyberflag … | head`) ends the process
-/// quietly instead of panicking.
+/// quietly instead of panicking. Control characters other than tabs and newlines are escaped
+/// whatever the caller passed (`model::text::printable_layout`): the last line of defence
+/// behind the per-field escaping of outside data.
 pub(crate) fn emit(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
+    let text = line.to_string();
     let mut stdout = std::io::stdout().lock();
     let written = stdout
-        .write_fmt(line)
+        .write_all(model::text::printable_layout(&text).as_bytes())
         .and_then(|()| stdout.write_all(b"\n"));
     if written.is_err_and(|error| error.kind() == std::io::ErrorKind::BrokenPipe) {
         std::process::exit(0);
@@ -168,7 +175,8 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     let report = warehouse.migrate().await.with_context(|| {
         format!(
             "migrating ClickHouse database {:?} at {}",
-            config.clickhouse.database, config.clickhouse.url
+            config.clickhouse.database,
+            config.clickhouse.display_url()
         )
     })?;
     for migration in &report.applied {
@@ -223,9 +231,15 @@ async fn topics_list(config: &Config) -> anyhow::Result<()> {
                 let messages: i64 = bus::watermarks(&config.kafka_client(), name)
                     .map(|marks| marks.iter().map(|(_, low, high)| high - low).sum())
                     .unwrap_or(-1);
-                out!("{name}\t{partitions} partition(s)\t{messages} message(s)");
+                out!(
+                    "{}\t{partitions} partition(s)\t{messages} message(s)",
+                    model::text::printable(name)
+                );
             }
-            None => out!("{name}\tmissing (run `cyberflag topics create`)"),
+            None => out!(
+                "{}\tmissing (run `cyberflag topics create`)",
+                model::text::printable(name)
+            ),
         }
     }
     Ok(())

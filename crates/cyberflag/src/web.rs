@@ -66,7 +66,12 @@ pub async fn snapshot(args: SnapshotArgs, config: &Config) -> anyhow::Result<()>
     let report = warehouse::Warehouse::new(&config.warehouse())
         .build_snapshot(margin)
         .await
-        .with_context(|| format!("building a count snapshot in {}", config.clickhouse.url))?;
+        .with_context(|| {
+            format!(
+                "building a count snapshot in {}",
+                config.clickhouse.display_url()
+            )
+        })?;
     stderr_line!(
         "snapshot {} (versions stored up to {}): {} groups of {} forces in {:.1} s",
         report.snapshot.id,
@@ -143,13 +148,15 @@ pub fn token(command: TokenCommand, config: &Config) -> anyhow::Result<()> {
             );
         }
         TokenCommand::List => {
+            use model::text::printable;
             crate::out!("{:<28} {:<28} {:<22} status", "name", "role", "created");
             for entry in api::access::list_tokens(path)? {
+                // The file is outside data (anyone who can write it chose these strings).
                 crate::out!(
                     "{:<28} {:<28} {:<22} {}",
-                    entry.name,
-                    entry.role,
-                    entry.created,
+                    printable(&entry.name),
+                    printable(&entry.role),
+                    printable(&entry.created),
                     if entry.revoked { "revoked" } else { "active" }
                 );
             }

@@ -29,7 +29,7 @@ pub mod outcome;
 pub mod record;
 pub mod validate;
 
-mod text;
+pub mod text;
 
 #[cfg(test)]
 mod police_uk_samples;

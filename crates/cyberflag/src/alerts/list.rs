@@ -12,13 +12,15 @@ pub async fn list(args: ListArgs, config: &Config) -> anyhow::Result<()> {
     let mut alerts = warehouse
         .recent_alerts(if args.days == 0 { Utc::now() } else { since })
         .await
-        .with_context(|| format!("reading alerts from {}", config.clickhouse.url))?;
+        .with_context(|| format!("reading alerts from {}", config.clickhouse.display_url()))?;
     // Open first, strongest first; then the recently resolved.
     alerts.sort_by(|a, b| {
         (a.status().as_str(), rank(a))
             .cmp(&(b.status().as_str(), rank(b)))
             .then_with(|| a.alert_id().cmp(b.alert_id()))
     });
+    // Strings read back from the store are escaped before they reach a terminal.
+    use model::text::printable;
     let number = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_default();
     match args.format {
         Format::Json => {
@@ -48,9 +50,9 @@ pub async fn list(args: ListArgs, config: &Config) -> anyhow::Result<()> {
                     "{},{},{},{},{},{},{},{},{},{},{},{}",
                     a.status().as_str(),
                     kind(a),
-                    a.force(),
-                    a.offence_group(),
-                    a.method(),
+                    printable(a.force()),
+                    printable(a.offence_group()),
+                    printable(a.method()),
                     a.opened_week(),
                     n.week,
                     n.observed,
@@ -80,9 +82,9 @@ pub async fn list(args: ListArgs, config: &Config) -> anyhow::Result<()> {
                     "{:<9} {:<12} {:<22} {:<44} {:<20} {:<10} {:>8} {:>9} {:>8}",
                     a.status().as_str(),
                     kind(a),
-                    a.force(),
-                    a.offence_group(),
-                    a.method(),
+                    printable(a.force()),
+                    printable(a.offence_group()),
+                    printable(a.method()),
                     n.week.to_string(),
                     n.observed,
                     number(n.expected),

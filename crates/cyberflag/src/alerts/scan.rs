@@ -85,7 +85,7 @@ pub async fn scan(args: ScanArgs, config: &Config) -> anyhow::Result<()> {
     let warehouse = warehouse::Warehouse::new(&config.warehouse());
     let series = load_series(&warehouse, week)
         .await
-        .with_context(|| format!("from ClickHouse at {}", config.clickhouse.url))?;
+        .with_context(|| format!("from ClickHouse at {}", config.clickhouse.display_url()))?;
     let report = detect::scan::scan(&series, week, &control(&alerts));
     let number = |value: Option<f64>| value.map(|v| format!("{v:.3}")).unwrap_or_default();
     match args.format {
@@ -109,7 +109,8 @@ pub async fn scan(args: ScanArgs, config: &Config) -> anyhow::Result<()> {
             for f in &report.findings {
                 crate::out!(
                     "{},{},{},{},{},{},{},{:.3e}",
-                    f.key(),
+                    // Series names come from stored values: escaped for the terminal.
+                    model::text::printable(&f.key()),
                     f.week,
                     f.method.as_str(),
                     f.observed,
