@@ -267,3 +267,20 @@ fn nothing_in_the_repository_reads_outside_it() {
         "these refer to a folder outside the repository; copy the data into tests/data: {readers:#?}"
     );
 }
+
+/// Nothing tracked is also ignored: a tracked file that `.gitignore` names (local state such as
+/// a tokens file) shows as changed after every demo, and may carry secrets into a commit.
+#[test]
+fn no_tracked_file_is_ignored() {
+    let output = std::process::Command::new("git")
+        .args(["ls-files", "--cached", "--ignored", "--exclude-standard"])
+        .current_dir(root())
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git ls-files failed");
+    let tracked_and_ignored = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        tracked_and_ignored.trim().is_empty(),
+        "tracked although .gitignore ignores them (git rm --cached them): {tracked_and_ignored}"
+    );
+}
