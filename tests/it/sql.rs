@@ -497,7 +497,12 @@ fn every_catalogued_statement_answers_on_the_cluster_as_on_one_server() {
     let config =
         cyberflag::config::Config::load_from(Some(&crate::cluster::cluster_config()), Vec::new())
             .unwrap();
-    let answers = run_on_server(&config.clickhouse.url, &values.database, &script, true);
+    let answers = run_on_server(
+        config.clickhouse.url.as_str(),
+        &values.database,
+        &script,
+        true,
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -156,7 +156,7 @@ async fn run_mode(args: AdapterArgs, config: &Config, backfill: bool) -> anyhow:
     let service = profile.source.listen.is_some() || (profile.source.watch.is_some() && !args.once);
     if service {
         telemetry::serve_metrics(
-            &config.metrics.listen,
+            config.metrics.listen,
             crate::ready::Readiness::spawn(crate::ready::Role::Adapter, config),
         )?;
     }

@@ -170,7 +170,7 @@ pub struct SimulateArgs {
 pub struct ApiArgs {
     /// Listen address (default: api.listen).
     #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `cyberflag backfill …`

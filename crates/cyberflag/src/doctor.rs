@@ -46,7 +46,7 @@ async fn clickhouse(config: &Config, checks: &mut Vec<Check>) {
             checks.push(check(
                 Status::Ok,
                 "clickhouse",
-                config.clickhouse.display_url().into_owned(),
+                config.clickhouse.display_url().to_owned(),
                 "",
             ));
             checks.push(check(
@@ -70,7 +70,7 @@ async fn clickhouse(config: &Config, checks: &mut Vec<Check>) {
     checks.push(check(
         Status::Ok,
         "clickhouse",
-        config.clickhouse.display_url().into_owned(),
+        config.clickhouse.display_url().to_owned(),
         "",
     ));
     checks.push(match version.cmp(&known) {

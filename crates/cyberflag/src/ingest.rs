@@ -21,7 +21,7 @@ pub async fn run(args: IngestArgs, config: &Config) -> anyhow::Result<()> {
     })?;
     tracing::info!(schema, keys = keyring.len(), "ingest configuration loaded");
     telemetry::serve_metrics(
-        &config.metrics.listen,
+        config.metrics.listen,
         crate::ready::Readiness::spawn(crate::ready::Role::Ingest, config),
     )?;
     let settings = ingest::service::Settings {

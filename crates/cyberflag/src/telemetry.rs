@@ -165,16 +165,16 @@ fn record_heap() {
 /// and a readiness probe (`/readyz`: 200 when every dependency of the role answers, else 503,
 /// one line per dependency) on `listen`; an empty address disables them. Binds before
 /// returning, so a taken port fails at start-up.
-pub fn serve_metrics(listen: &str, readiness: crate::ready::Readiness) -> anyhow::Result<()> {
-    if listen.is_empty() {
+pub fn serve_metrics(
+    listen: cyberflag::config::Listen,
+    readiness: crate::ready::Readiness,
+) -> anyhow::Result<()> {
+    let Some(address) = listen.address() else {
         return Ok(());
-    }
-    let address: std::net::SocketAddr = listen
-        .parse()
-        .with_context(|| format!("metrics.listen {listen:?}"))?;
+    };
     let handle = install_recorder()?;
     let listener = std::net::TcpListener::bind(address)
-        .with_context(|| format!("serving metrics on {listen}"))?;
+        .with_context(|| format!("serving metrics on {address} (metrics.listen)"))?;
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let router = axum::Router::new()
@@ -200,7 +200,7 @@ pub fn serve_metrics(listen: &str, readiness: crate::ready::Readiness) -> anyhow
         }
     });
     tracing::info!(
-        %listen,
+        listen = %address,
         "metrics on /metrics, liveness on /healthz, readiness on /readyz"
     );
     Ok(())

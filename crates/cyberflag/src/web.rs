@@ -10,10 +10,7 @@ use cyberflag::config::Config;
 use crate::telemetry;
 
 pub async fn serve(args: ApiArgs, config: &Config) -> anyhow::Result<()> {
-    let listen = args.listen.unwrap_or_else(|| config.api.listen.clone());
-    let address: std::net::SocketAddr = listen
-        .parse()
-        .with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:8080"))?;
+    let address = args.listen.unwrap_or(config.api.listen);
     let tokens = api::access::TokenStore::open(Path::new(&config.api.tokens_file))?;
     let rule = config.disclosure_rule()?;
     let handle = telemetry::install_recorder()?;

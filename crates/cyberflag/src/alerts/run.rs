@@ -44,7 +44,7 @@ pub async fn run(args: RunArgs, config: &Config) -> anyhow::Result<()> {
         .context("building the webhook client")?;
     if !args.once {
         telemetry::serve_metrics(
-            &config.metrics.listen,
+            config.metrics.listen,
             crate::ready::Readiness::spawn(crate::ready::Role::Alerts, config),
         )?;
     }

@@ -118,8 +118,8 @@ pub fn alertmanager_alert(alert: &AlertRow, config: &Config) -> Value {
         "startsAt": time(alert.opened_at()),
         "endsAt": time(ends),
     });
-    let dashboard = config.alerts.dashboard_url.trim_end_matches('/');
-    if !dashboard.is_empty() {
+    if let Some(dashboard) = config.alerts.dashboard() {
+        let dashboard = dashboard.as_str().trim_end_matches('/');
         body["generatorURL"] = json!(format!(
             "{dashboard}/?force={}&offence_group={}",
             alert.force(),
