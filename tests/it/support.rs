@@ -218,33 +218,21 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
-        .unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    let _ = stream.write_all(body);
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    parse_http_response(&response)
+    let response = testkit::exchange(
+        address,
+        method,
+        path,
+        headers,
+        body,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap_or_else(|error| panic!("{method} {path} on {address}: {error}"));
+    (response.status, response.text())
 }
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    testkit::free_port().unwrap()
 }
 
 impl Sandbox {
@@ -532,23 +520,17 @@ pub fn wait_until(
     timeout: std::time::Duration,
     every: std::time::Duration,
     what: &str,
-    mut done: impl FnMut() -> bool,
+    done: impl FnMut() -> bool,
 ) {
-    let deadline = std::time::Instant::now() + timeout;
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        std::thread::sleep(every);
+    if let Err(error) = testkit::wait_until(timeout, every, what, done) {
+        panic!("{error}");
     }
 }
 
-/// SIGTERMs a long-running role, waits for it, asserts it exited 0, and returns its standard
-/// error.
+/// SIGTERMs a long-running role, waits for it (a minute at most), asserts it exited 0, and
+/// returns its standard error.
 pub fn terminate(child: std::process::Child) -> String {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = testkit::terminate(child, std::time::Duration::from_secs(60)).unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
@@ -560,45 +542,8 @@ pub fn terminate(child: std::process::Child) -> String {
 
 /// Status code and body of a raw HTTP/1.1 response.
 pub fn parse_http_response(response: &[u8]) -> (u16, String) {
-    let text = String::from_utf8_lossy(response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let response = testkit::Response::parse(response);
+    (response.status, response.text())
 }
 
-/// A child process that is killed and reaped when dropped, so a failing test leaves nothing
-/// running.
-pub struct Guarded(Option<std::process::Child>);
-
-impl Guarded {
-    /// Guards `child`.
-    pub fn new(child: std::process::Child) -> Self {
-        Self(Some(child))
-    }
-
-    /// Whether the child has exited, and how.
-    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
-        self.0.as_mut().and_then(|child| child.try_wait().unwrap())
-    }
-
-    /// The child, no longer guarded (to wait for it or terminate it).
-    pub fn into_inner(mut self) -> std::process::Child {
-        self.0.take().expect("guarded until taken")
-    }
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+pub use testkit::Guarded;

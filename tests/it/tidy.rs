@@ -144,7 +144,8 @@ fn workspace_crates_depend_only_along_the_data_flow() {
                 "wire",
             ],
         ),
-        ("xtask", &["model"]),
+        ("testkit", &[]),
+        ("xtask", &["model", "testkit"]),
         ("integration-tests", &[]),
     ];
     let graph = dependency_graph();

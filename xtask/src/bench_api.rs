@@ -8,8 +8,6 @@
 //! — spread evenly over forces and days, 2 % of them child sexual offences of which 40 % are
 //! flagged online. The database is kept and reused unless `--reload`.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -125,22 +123,17 @@ fn generate(year: u32, per_year: u64, revision: bool) -> String {
     )
 }
 
+/// `GET path` with a bearer token: the status and the body's size in bytes.
 fn get(address: &str, token: &str, path: &str) -> anyhow::Result<(u16, usize)> {
-    let mut stream = TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    let response = testkit::exchange(
+        address,
+        "GET",
+        path,
+        &[("Authorization", &format!("Bearer {token}"))],
+        b"",
+        Duration::from_secs(120),
     )?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, response.len()))
+    Ok((response.status, response.body.len()))
 }
 
 pub fn bench_api(
@@ -225,9 +218,7 @@ pub fn bench_api(
         .stderr(Stdio::null())
         .spawn()
         .context("starting the API")?;
-    while TcpStream::connect(address).is_err() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    testkit::wait_for_port(address, Duration::from_secs(60))?;
     let last = format!("{}-12-31", 2016 + years - 1);
     let queries = [
         (

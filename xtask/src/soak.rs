@@ -23,10 +23,9 @@
 //! and a growing cache cannot hide a leak or look like one.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -56,7 +55,7 @@ pub fn soak(root: &Path, minutes: u64, rate: u64) -> anyhow::Result<()> {
     let dir = root.join(".stack/soak").join(stamp.to_string());
     std::fs::create_dir_all(&dir)?;
     let database = format!("soak_{stamp}");
-    let [push_port, api_port, adapter_metrics, ingest_metrics] = free_ports()?;
+    let [push_port, api_port, adapter_metrics, ingest_metrics] = testkit::free_ports()?;
     let token_file = dir.join("push-token");
     let push_token = format!("soak-push-{stamp}");
     std::fs::write(&token_file, &push_token)?;
@@ -127,22 +126,27 @@ pub fn soak(root: &Path, minutes: u64, rate: u64) -> anyhow::Result<()> {
             token_file.display()
         ),
     )?;
-    let logs = |name: &str| std::fs::File::create(dir.join(format!("{name}.log")));
-    let mut services = Services(Vec::new());
-    let adapter = services.start(
+    // Each role's standard output and error go to its own log.
+    let logged = |name: &str, mut command: Command| -> anyhow::Result<(String, Command)> {
+        let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
+        command.stdout(log.try_clone()?).stderr(log);
+        Ok((name.to_owned(), command))
+    };
+    let mut services = testkit::Services::default();
+    let (name, adapter) = logged(
+        "adapter",
         command(
             &["adapter", "--profile", &profile.display().to_string()],
             Some(adapter_metrics),
         ),
-        logs("adapter")?,
     )?;
-    let ingest = services.start(command(&["ingest"], Some(ingest_metrics)), logs("ingest")?)?;
+    let adapter = services.start(name, adapter)?;
+    let (name, ingest) = logged("ingest", command(&["ingest"], Some(ingest_metrics)))?;
+    let ingest = services.start(name, ingest)?;
     let api_address = format!("127.0.0.1:{api_port}");
-    let api = services.start(
-        // The API serves its `/metrics` on its own listener.
-        command(&["api", "--listen", &api_address], None),
-        logs("api")?,
-    )?;
+    // The API serves its `/metrics` on its own listener.
+    let (name, api) = logged("api", command(&["api", "--listen", &api_address], None))?;
+    let api = services.start(name, api)?;
     wait_for_port(push_port)?;
     wait_for_port(api_port)?;
     wait_for_port(ingest_metrics)?;
@@ -506,73 +510,6 @@ fn lag(metrics: &str) -> u64 {
         .sum::<f64>() as u64
 }
 
-/// The long-running processes, SIGTERMed (then killed) when dropped.
-struct Services(Vec<(String, Child)>);
-
-impl Services {
-    fn start(&mut self, mut command: Command, log: std::fs::File) -> anyhow::Result<u32> {
-        let name = format!("{command:?}");
-        let child = command
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        let pid = child.id();
-        self.0.push((name, child));
-        Ok(pid)
-    }
-
-    /// Fails if any service has exited.
-    fn check(&mut self) -> anyhow::Result<()> {
-        for (name, child) in &mut self.0 {
-            if let Some(status) = child.try_wait()? {
-                bail!("{name} exited ({status}); see its log");
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Services {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.0 {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-        }
-        for (_, child) in &mut self.0 {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_ports<const N: usize>() -> anyhow::Result<[u16; N]> {
-    let listeners = (0..N)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut ports = [0u16; N];
-    for (port, listener) in ports.iter_mut().zip(&listeners) {
-        *port = listener.local_addr()?.port();
-    }
-    Ok(ports)
-}
-
-fn wait_for_port(port: u16) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            bail!("nothing listens on port {port} after 60 s; see the logs");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
-}
-
 /// One HTTP/1.1 exchange on loopback: status and body.
 fn http(
     address: &str,
@@ -581,32 +518,22 @@ fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> anyhow::Result<(u16, String)> {
-    let mut stream =
-        TcpStream::connect(address).with_context(|| format!("connecting to {address}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes())?;
-    stream.write_all(body)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    let response = testkit::exchange(
+        address,
+        method,
+        path,
+        headers,
+        body,
+        Duration::from_secs(120),
+    )
+    .with_context(|| format!("{method} {path} on {address}"))?;
+    Ok((response.status, response.text()))
+}
+
+/// Waits until something listens on loopback `port`.
+fn wait_for_port(port: u16) -> anyhow::Result<()> {
+    testkit::wait_for_port(&format!("127.0.0.1:{port}"), Duration::from_secs(60))
+        .context("see the logs")
 }
 
 #[cfg(test)]

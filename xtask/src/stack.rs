@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -467,11 +467,7 @@ fn write_dev_config(root: &Path, keyring: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn port_open(address: &str) -> bool {
-    address
-        .parse::<SocketAddr>()
-        .is_ok_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok())
-}
+pub(crate) use testkit::port_open;
 
 /// `GET /ping` answers `Ok.` on every ClickHouse version.
 fn clickhouse_ping() -> bool {
@@ -498,15 +494,13 @@ pub(crate) fn clickhouse_ping_at(address: &str) -> bool {
     response.starts_with("HTTP/1.") && response.contains(" 200 ") && response.ends_with("Ok.\n")
 }
 
-pub(crate) fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if ready() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    bail!("not ready after {} s", limit.as_secs())
+pub(crate) fn wait_until(limit: Duration, ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+    Ok(testkit::wait_until(
+        limit,
+        Duration::from_millis(250),
+        "not ready",
+        ready,
+    )?)
 }
 
 /// The pid in `pid_file` if that process is alive.
