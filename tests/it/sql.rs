@@ -286,8 +286,14 @@ fn run_on_server(
     let server = clickhouse::Client::default()
         .with_url(url)
         .with_validation(false);
+    // On the local 2 × 2 cluster every write reaches both replicas of its shard before it
+    // returns (`insert_quorum`), so a read right after it sees it whichever replica answers: the
+    // script compares answers, not replication lag (production's reads are eventually
+    // consistent across replicas; its snapshot builds refuse stale replicas).
     let server = if cluster {
-        server.with_setting("insert_distributed_sync", "1")
+        server
+            .with_setting("insert_distributed_sync", "1")
+            .with_setting("insert_quorum", "2")
     } else {
         server
     };

@@ -148,6 +148,23 @@ impl Warehouse {
             .parse()
             .unwrap_or(0);
         let cutoff = now.saturating_sub(margin_secs);
+        // The build reads only replicas no further behind than the margin: a version an
+        // insert acknowledged before the cut-off is then on the replica that counts it. A
+        // lagging replica is skipped, and the build fails rather than read one if every
+        // replica of a shard lags (a snapshot missing a version would stay wrong until the
+        // next one: the changes since a cut-off only add versions stored after it).
+        let max_delay = margin_secs.max(1).to_string();
+        let fresh = Self {
+            client: self
+                .client
+                .clone()
+                .with_setting(
+                    "max_replica_delay_for_distributed_queries",
+                    max_delay.as_str(),
+                )
+                .with_setting("fallback_to_stale_replicas_for_distributed_queries", "0"),
+            ..self.clone()
+        };
         let previous = self.latest_snapshot().await?;
         let highest: u32 = self
             .fetch_tsv(SNAPSHOT_HIGHEST_ID, Vec::new())
@@ -157,7 +174,7 @@ impl Warehouse {
             .unwrap_or(0);
         // Snapshot ids increase even when two builds share a cut-off second.
         let id = cutoff.max(previous.map_or(0, |p| p.id).max(highest) + 1);
-        let forces: Vec<String> = self
+        let forces: Vec<String> = fresh
             .fetch_tsv(SNAPSHOT_FORCES, Vec::new())
             .await?
             .lines()
@@ -173,7 +190,8 @@ impl Warehouse {
         };
         let insert = snapshot_insert_sql(id, cutoff, &self.layout());
         for force in &forces {
-            self.query(&insert)
+            fresh
+                .query(&insert)
                 .with_setting("insert_quorum", quorum.as_str())
                 .bind(force)
                 .bind(force)
