@@ -2,8 +2,8 @@
 //!
 //! Police forces of England and Wales send crime records in their own formats. Adapters turn them
 //! into one [`CrimeRecord`], the processor checks it with [`validate()`] and deduplicates it by
-//! [`CrimeRecord::dedup_key`], and the warehouse stores it as one line of the national NDJSON
-//! schema (documented in [`record`]). This crate is the single place where that vocabulary lives:
+//! (force, crime reference, version), and the warehouse stores it; its exchange form is one line
+//! of the national NDJSON schema (documented in [`record`]). This crate is the single place where that vocabulary lives:
 //!
 //! - [`force`]: the 43 territorial forces, British Transport Police and PSNI ([`ForceId`]), with
 //!   every name they go by;
@@ -42,7 +42,7 @@ pub use offence::{
 };
 pub use outcome::{HomeOfficeOutcome, Outcome, PoliceUkOutcome, UnknownOutcome};
 pub use record::{
-    CrimeRecord, CrimeRef, CrimeRefError, DatePrecision, DateRange, DedupKey, Lineage, Lsoa,
-    LsoaError, RecordedDate, SourceFormat, Status, VersionKey,
+    CrimeRecord, CrimeRef, CrimeRefError, DatePrecision, DateRange, Lineage, Lsoa, LsoaError,
+    RecordedDate, SourceFormat, Status,
 };
 pub use validate::{Reject, validate};

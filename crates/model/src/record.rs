@@ -1,8 +1,8 @@
 //! The canonical crime record and its national NDJSON form.
 //!
 //! Every adapter turns a force's record into one [`CrimeRecord`]; the processor checks it with
-//! [`crate::validate()`] and keys it by [`CrimeRecord::dedup_key`] (latest
-//! [`CrimeRecord::version`] wins); the warehouse stores it.
+//! [`crate::validate()`]; the warehouse stores every version, and a crime (force, crime
+//! reference) counts as its latest [`CrimeRecord::version`].
 //!
 //! # JSON shape (one line of the national NDJSON schema)
 //!
@@ -443,52 +443,6 @@ pub struct Lineage {
     pub received_at: DateTime<Utc>,
 }
 
-/// The dedup identity of a crime: one crime per (force, crime reference). All versions of a
-/// crime share it. Displayed as `force:crime_ref` (force ids contain no `:`), usable as a Kafka
-/// message key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DedupKey {
-    /// The recording force.
-    pub force: ForceId,
-    /// The pseudonymised crime reference.
-    pub crime_ref: CrimeRef,
-}
-
-impl fmt::Display for DedupKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.force, self.crime_ref)
-    }
-}
-
-/// The identity of one version of a crime: (force, crime reference, version). Ordered so that
-/// the versions of one crime sort together, oldest first. Displayed as
-/// `force:crime_ref@version`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VersionKey {
-    /// The recording force.
-    pub force: ForceId,
-    /// The pseudonymised crime reference.
-    pub crime_ref: CrimeRef,
-    /// The record version.
-    pub version: u64,
-}
-
-impl VersionKey {
-    /// The dedup identity, without the version.
-    pub fn dedup_key(&self) -> DedupKey {
-        DedupKey {
-            force: self.force,
-            crime_ref: self.crime_ref.clone(),
-        }
-    }
-}
-
-impl fmt::Display for VersionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}@{}", self.force, self.crime_ref, self.version)
-    }
-}
-
 /// One version of one police-recorded crime, in the national model.
 ///
 /// See the [module documentation](self) for the JSON form.
@@ -532,23 +486,6 @@ pub struct CrimeRecord {
 }
 
 impl CrimeRecord {
-    /// The dedup identity: (force, crime reference).
-    pub fn dedup_key(&self) -> DedupKey {
-        DedupKey {
-            force: self.force,
-            crime_ref: self.crime_ref.clone(),
-        }
-    }
-
-    /// The identity of this version: (force, crime reference, version).
-    pub fn version_key(&self) -> VersionKey {
-        VersionKey {
-            force: self.force,
-            crime_ref: self.crime_ref.clone(),
-            version: self.version,
-        }
-    }
-
     /// The catalogue entry of the offence code, if there is a code.
     pub fn offence(&self) -> Option<&'static Offence> {
         self.offence_code.and_then(OffenceCode::offence)
@@ -1060,35 +997,6 @@ pub(crate) mod tests {
         assert_eq!(no_code.offence_group(), None);
         assert_eq!(no_code.effective_category(), Some(Category::OtherTheft));
         assert!(!no_code.is_child_sexual_offence());
-    }
-
-    #[test]
-    fn dedup_and_version_keys() {
-        let record = sample_record();
-        let key = record.dedup_key();
-        assert_eq!(key.force, record.force);
-        assert_eq!(key.crime_ref, record.crime_ref);
-        assert_eq!(
-            key.to_string(),
-            "west-mercia:3f1c0a9e5b7d4c2a8e6f1b3d5c7a9e0f"
-        );
-        let version = record.version_key();
-        assert_eq!(version.dedup_key(), key);
-        assert_eq!(
-            version.to_string(),
-            "west-mercia:3f1c0a9e5b7d4c2a8e6f1b3d5c7a9e0f@2"
-        );
-        let newer = CrimeRecord {
-            version: 10,
-            ..record.clone()
-        };
-        assert!(newer.version_key() > version, "versions sort numerically");
-        assert_eq!(newer.dedup_key(), key);
-        let other_force = CrimeRecord {
-            force: force("kent"),
-            ..record
-        };
-        assert_ne!(other_force.dedup_key(), key);
     }
 
     #[test]
