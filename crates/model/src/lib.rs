@@ -13,6 +13,7 @@
 //! - [`outcome`]: police.uk outcome categories and Home Office outcome types ([`Outcome`]);
 //! - [`age`]: victim age bands ([`AgeBand`]) and their roll-ups to published bandings;
 //! - [`record`]: the canonical record and its JSON shape;
+//! - [`decode`]: the one decoder of a record's fields, strict or lenient once per field;
 //! - [`validate`]: the checks and the single [`Reject`] enum whose [`Reject::code`] is the
 //!   dead-letter reason.
 //!
@@ -23,6 +24,7 @@
 
 pub mod age;
 pub mod category;
+pub mod decode;
 pub mod force;
 pub mod offence;
 pub mod outcome;

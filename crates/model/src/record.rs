@@ -7,7 +7,9 @@
 //! # JSON shape (one line of the national NDJSON schema)
 //!
 //! A flat object; every key is always written (absent values as `null`) except `transferred_to`,
-//! which is present only when `status` is `"transferred"`. Unknown keys are rejected.
+//! which is present only when `status` is `"transferred"`. This is the form cyberflag writes;
+//! what it reads is decided field by field in [`crate::decode`] (the one decoder: a number may
+//! come as text, names as forces write them, unknown keys are ignored).
 //!
 //! ```json
 //! {"force":"west-mercia","crime_ref":"3f1c0a9e5b7d4c2a8e6f1b3d5c7a9e0f","version":2,
@@ -40,9 +42,9 @@
 //! | `adapter` | string | name of the adapter that produced the record |
 //! | `received_at` | RFC 3339 UTC | when the adapter received the source data |
 //!
-//! Reading is two-step: [`CrimeRecord::from_json`] (or serde) decodes the shape and each value,
-//! with a typed [`Reject`] for the first bad value; [`crate::validate()`] then applies the rules
-//! that relate values to each other and to today.
+//! Reading is two-step: [`CrimeRecord::from_json`] (or serde) decodes each value with
+//! [`crate::decode`], with a typed [`Reject`] for the first bad value; [`crate::validate()`] then
+//! applies the rules that relate values to each other and to today.
 
 use std::fmt;
 use std::str::FromStr;
@@ -52,6 +54,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::age::AgeBand;
 use crate::category::Category;
+use crate::decode::NationalLine;
 use crate::force::ForceId;
 use crate::offence::{Offence, OffenceCode, OffenceGroup};
 use crate::outcome::Outcome;
@@ -520,12 +523,12 @@ impl CrimeRecord {
     }
 
     /// Decodes one line of the national NDJSON schema, with a typed [`Reject`] for the first
-    /// bad value. Does not apply the cross-field rules of [`crate::validate()`].
+    /// bad value: [`crate::decode::NationalLine::parse`], then [`crate::decode::decode`], the
+    /// steps the `national-ndjson` adapter and ingest take. Keys outside the schema are
+    /// ignored. Does not apply the cross-field rules of [`crate::validate()`].
     pub fn from_json(line: &str) -> Result<CrimeRecord, Reject> {
-        let wire: WireIn = serde_json::from_str(line).map_err(|error| Reject::MalformedJson {
-            message: crate::text::excerpt_with(&error.to_string(), MESSAGE_CHARS),
-        })?;
-        CrimeRecord::try_from(wire)
+        let line = NationalLine::parse(line)?;
+        crate::decode::decode(&line.fields(), line.lineage()?)
     }
 
     /// Encodes the record as one line of the national NDJSON schema (no trailing newline).
@@ -534,9 +537,6 @@ impl CrimeRecord {
         serde_json::to_string(self).unwrap_or_default()
     }
 }
-
-/// Longest JSON-decoder message kept in [`Reject::MalformedJson`].
-const MESSAGE_CHARS: usize = 256;
 
 /// The serialized form: borrowed, flat.
 #[derive(Serialize)]
@@ -559,38 +559,6 @@ struct WireOut<'a> {
     lsoa: Option<&'a Lsoa>,
     source_format: SourceFormat,
     adapter: &'a str,
-    received_at: String,
-}
-
-/// The deserialized form: raw values, so that each can be rejected with its own reason.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireIn {
-    force: String,
-    crime_ref: String,
-    version: u64,
-    status: String,
-    #[serde(default)]
-    transferred_to: Option<String>,
-    #[serde(default)]
-    offence_code: Option<String>,
-    #[serde(default)]
-    category: Option<String>,
-    cyber: bool,
-    recorded_date: String,
-    recorded_precision: String,
-    #[serde(default)]
-    offence_from: Option<String>,
-    #[serde(default)]
-    offence_to: Option<String>,
-    #[serde(default)]
-    victim_age: Option<i64>,
-    #[serde(default)]
-    outcome: Option<String>,
-    #[serde(default)]
-    lsoa: Option<String>,
-    source_format: String,
-    adapter: String,
     received_at: String,
 }
 
@@ -625,162 +593,10 @@ impl Serialize for CrimeRecord {
 
 impl<'de> Deserialize<'de> for CrimeRecord {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let wire = WireIn::deserialize(deserializer)?;
-        CrimeRecord::try_from(wire).map_err(serde::de::Error::custom)
-    }
-}
-
-impl TryFrom<WireIn> for CrimeRecord {
-    type Error = Reject;
-
-    fn try_from(wire: WireIn) -> Result<Self, Reject> {
-        let force = ForceId::from_id(&wire.force)?;
-        let crime_ref = CrimeRef::new(wire.crime_ref)?;
-        let transferred_to = wire
-            .transferred_to
-            .as_deref()
-            .map(ForceId::from_id)
-            .transpose()?;
-        let status = match (wire.status.as_str(), transferred_to) {
-            ("recorded", None) => Status::Recorded,
-            ("cancelled", None) => Status::Cancelled,
-            ("transferred", Some(to)) => Status::Transferred { to },
-            ("transferred", None) => return Err(Reject::MissingTransferTarget),
-            ("recorded" | "cancelled", Some(to)) => {
-                return Err(Reject::UnexpectedTransferTarget {
-                    status: wire.status,
-                    to,
-                });
-            }
-            (other, _) => {
-                return Err(Reject::BadField {
-                    field: "status",
-                    value: excerpt(other),
-                    expected: "recorded, cancelled or transferred",
-                });
-            }
-        };
-        let offence_code = wire
-            .offence_code
-            .as_deref()
-            .map(OffenceCode::parse)
-            .transpose()?;
-        let category = wire
-            .category
-            .as_deref()
-            .map(Category::from_slug)
-            .transpose()?;
-        let precision = match wire.recorded_precision.as_str() {
-            "day" => DatePrecision::Day,
-            "month" => DatePrecision::Month,
-            other => {
-                return Err(Reject::BadField {
-                    field: "recorded_precision",
-                    value: excerpt(other),
-                    expected: "day or month",
-                });
-            }
-        };
-        let recorded = RecordedDate {
-            date: parse_date("recorded_date", &wire.recorded_date)?,
-            precision,
-        };
-        let offence_from = wire
-            .offence_from
-            .as_deref()
-            .map(|value| parse_date("offence_from", value))
-            .transpose()?;
-        let offence_to = wire
-            .offence_to
-            .as_deref()
-            .map(|value| parse_date("offence_to", value))
-            .transpose()?;
-        let offence_dates = match (offence_from, offence_to) {
-            (Some(from), Some(to)) => Some(DateRange { from, to }),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(Reject::IncompleteOffenceRange {
-                    missing: "offence_to",
-                });
-            }
-            (None, Some(_)) => {
-                return Err(Reject::IncompleteOffenceRange {
-                    missing: "offence_from",
-                });
-            }
-        };
-        let victim_age = wire
-            .victim_age
-            .map(|age| u8::try_from(age).map_err(|_| Reject::AgeOutOfRange { age }))
-            .transpose()?;
-        let outcome = wire
-            .outcome
-            .as_deref()
-            .map(Outcome::from_stable_str)
-            .transpose()?;
-        let lsoa = wire.lsoa.map(Lsoa::new).transpose()?;
-        let source_format = SourceFormat::ALL
-            .into_iter()
-            .find(|format| format.as_str() == wire.source_format)
-            .ok_or_else(|| Reject::BadField {
-                field: "source_format",
-                value: excerpt(&wire.source_format),
-                expected: "police-uk-street, force-csv, force-json or national-ndjson",
-            })?;
-        let received_at = DateTime::parse_from_rfc3339(&wire.received_at)
-            .map_err(|_| Reject::BadDate {
-                field: "received_at",
-                value: excerpt(&wire.received_at),
-                reason: "expected an RFC 3339 timestamp",
-            })?
-            .with_timezone(&Utc);
-        Ok(CrimeRecord {
-            force,
-            crime_ref,
-            version: wire.version,
-            status,
-            offence_code,
-            category,
-            cyber: wire.cyber,
-            recorded,
-            offence_dates,
-            victim_age,
-            outcome,
-            lsoa,
-            lineage: Lineage {
-                source_format,
-                adapter: wire.adapter,
-                received_at,
-            },
-        })
-    }
-}
-
-/// Reads a strict `YYYY-MM-DD` date.
-fn parse_date(field: &'static str, value: &str) -> Result<NaiveDate, Reject> {
-    let bad = |reason| Reject::BadDate {
-        field,
-        value: excerpt(value),
-        reason,
-    };
-    let bytes = value.as_bytes();
-    let shape = bytes.len() == 10
-        && bytes.get(4) == Some(&b'-')
-        && bytes.get(7) == Some(&b'-')
-        && bytes
-            .iter()
-            .enumerate()
-            .all(|(index, byte)| index == 4 || index == 7 || byte.is_ascii_digit());
-    if !shape {
-        return Err(bad("expected YYYY-MM-DD"));
-    }
-    let number = |range: std::ops::Range<usize>| value.get(range).and_then(|s| s.parse().ok());
-    match (number(0..4), number(5..7), number(8..10)) {
-        (Some(year), Some(month), Some(day)) => {
-            let year = i32::try_from(year).map_err(|_| bad("expected YYYY-MM-DD"))?;
-            NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| bad("no such day"))
-        }
-        _ => Err(bad("expected YYYY-MM-DD")),
+        let line = NationalLine::from_value(serde_json::Value::deserialize(deserializer)?)
+            .map_err(serde::de::Error::custom)?;
+        let lineage = line.lineage().map_err(serde::de::Error::custom)?;
+        crate::decode::decode(&line.fields(), lineage).map_err(serde::de::Error::custom)
     }
 }
 

@@ -47,12 +47,31 @@ pub const MAX_AGE: u8 = 120;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Reject {
-    /// `malformed-json`: the line is not JSON of the national shape (syntax error, wrong type,
-    /// missing or unknown key).
+    /// `malformed-json`: the line is not a JSON object, or a value in it is an array or an
+    /// object.
     #[error("malformed json: {message}")]
     MalformedJson {
         /// The decoder's message, truncated to 256 characters.
         message: String,
+    },
+    /// `missing-field`: a required field (`force`, `crime_ref`, `version`, `status`, `cyber`,
+    /// `recorded_date`, or a line's lineage) is absent, null or blank.
+    #[error("{field} is missing")]
+    MissingField {
+        /// The field.
+        field: &'static str,
+    },
+    /// `bad-version`: the version is not a whole number (digits only, within 64 bits).
+    #[error("version {value:?} is not a whole number")]
+    BadVersion {
+        /// The rejected value (truncated).
+        value: String,
+    },
+    /// `bad-flag`: the online crime flag is not `true` or `false`.
+    #[error("cyber flag {value:?} is not true or false")]
+    BadFlag {
+        /// The rejected value (truncated).
+        value: String,
     },
     /// `unknown-force`: a force (record force or transfer target) is not known.
     #[error(transparent)]
@@ -211,8 +230,11 @@ pub enum Reject {
 
 impl Reject {
     /// Every code [`Reject::code`] can return.
-    pub const CODES: [&'static str; 26] = [
+    pub const CODES: [&'static str; 29] = [
         "malformed-json",
+        "missing-field",
+        "bad-version",
+        "bad-flag",
         "unknown-force",
         "malformed-offence-code",
         "unknown-offence-code",
@@ -244,6 +266,9 @@ impl Reject {
     pub const fn code(&self) -> &'static str {
         match self {
             Reject::MalformedJson { .. } => "malformed-json",
+            Reject::MissingField { .. } => "missing-field",
+            Reject::BadVersion { .. } => "bad-version",
+            Reject::BadFlag { .. } => "bad-flag",
             Reject::UnknownForce(_) => "unknown-force",
             Reject::OffenceCode(error) => error.code(),
             Reject::UnknownCategory(_) => "unknown-category",
@@ -407,7 +432,7 @@ mod tests {
 
     use super::*;
     use crate::record::tests::{EXAMPLE_LINE, date, force, minimal_record, sample_record};
-    use crate::record::{DateRange, RecordedDate, Status};
+    use crate::record::{DatePrecision, DateRange, RecordedDate, Status};
 
     const TODAY: fn() -> NaiveDate = || date(2024, 6, 30);
 
@@ -424,26 +449,55 @@ mod tests {
             ("{".to_owned(), "malformed-json"),
             ("[]".to_owned(), "malformed-json"),
             ("null".to_owned(), "malformed-json"),
+            ("\"west-mercia\"".to_owned(), "malformed-json"),
             (
-                example_with(r#""version":2"#, r#""version":-1"#),
+                example_with(r#""victim_age":13"#, r#""victim_age":[13]"#),
                 "malformed-json",
             ),
             (
-                example_with(r#""version":2"#, r#""version":"2""#),
-                "malformed-json",
+                example_with(r#""version":2"#, r#""version":-1"#),
+                "bad-version",
+            ),
+            (
+                example_with(r#""version":2"#, r#""version":2.5"#),
+                "bad-version",
+            ),
+            (
+                example_with(r#""version":2"#, r#""version":"1e400""#),
+                "bad-version",
+            ),
+            (
+                example_with(r#""version":2"#, r#""version":"\u0000""#),
+                "bad-version",
+            ),
+            (
+                example_with(r#""version":2"#, r#""version":"18446744073709551616""#),
+                "bad-version",
             ),
             (
                 example_with(r#""cyber":true"#, r#""cyber":"yes""#),
-                "malformed-json",
+                "bad-flag",
             ),
-            (example_with(r#""cyber":true,"#, ""), "malformed-json"),
+            (
+                example_with(r#""cyber":true"#, r#""cyber":"tr\u0000ue""#),
+                "bad-flag",
+            ),
+            (example_with(r#""cyber":true,"#, ""), "missing-field"),
+            (
+                example_with(r#""version":2"#, r#""version":null"#),
+                "missing-field",
+            ),
+            (
+                example_with(r#""status":"transferred""#, r#""status":"  ""#),
+                "missing-field",
+            ),
+            (
+                example_with(r#""adapter":"west-mercia-niche""#, r#""adapter":"""#),
+                "missing-field",
+            ),
             (
                 example_with(r#""victim_age":13"#, r#""victim_age":13.5"#),
-                "malformed-json",
-            ),
-            (
-                example_with(r#"{"force""#, r#"{"extra":1,"force""#),
-                "malformed-json",
+                "bad-field",
             ),
             (
                 example_with(
@@ -454,7 +508,7 @@ mod tests {
             ),
             (
                 example_with(r#""force":"west-mercia""#, r#""force":"""#),
-                "unknown-force",
+                "missing-field",
             ),
             (
                 example_with(
@@ -468,7 +522,10 @@ mod tests {
                 "malformed-offence-code",
             ),
             (
-                example_with(r#""offence_code":"71/17""#, r#""offence_code":"""#),
+                example_with(
+                    r#""offence_code":"71/17""#,
+                    r#""offence_code":"=HYPERLINK(\"x\")""#,
+                ),
                 "malformed-offence-code",
             ),
             (
@@ -478,14 +535,14 @@ mod tests {
             (
                 example_with(
                     r#""category":"violent-crime""#,
-                    r#""category":"Violence and sexual offences""#,
+                    r#""category":"Violence and cyber offences""#,
                 ),
                 "unknown-category",
             ),
             (
                 example_with(
                     r#""outcome":"under-investigation""#,
-                    r#""outcome":"Under investigation""#,
+                    r#""outcome":"Under consideration""#,
                 ),
                 "unknown-outcome",
             ),
@@ -494,7 +551,7 @@ mod tests {
                     r#""crime_ref":"3f1c0a9e5b7d4c2a8e6f1b3d5c7a9e0f""#,
                     r#""crime_ref":"""#,
                 ),
-                "empty-crime-ref",
+                "missing-field",
             ),
             (
                 example_with(
@@ -540,6 +597,27 @@ mod tests {
                 example_with(
                     r#""offence_from":"2019-01-02""#,
                     r#""offence_from":"2019-1-2""#,
+                ),
+                "bad-date",
+            ),
+            (
+                example_with(
+                    r#""recorded_date":"2019-01-15""#,
+                    r#""recorded_date":"2019-1-15""#,
+                ),
+                "bad-date",
+            ),
+            (
+                example_with(
+                    r#""recorded_date":"2019-01-15""#,
+                    r#""recorded_date":"2019-13""#,
+                ),
+                "bad-date",
+            ),
+            (
+                example_with(
+                    r#""recorded_date":"2019-01-15","recorded_precision":"day""#,
+                    r#""recorded_date":"2019-01","recorded_precision":"day""#,
                 ),
                 "bad-date",
             ),
@@ -843,6 +921,77 @@ mod tests {
         }
     }
 
+    /// What the one decoder accepts besides the form cyberflag writes: each line decodes to
+    /// the example record (decided once per field in `crate::decode`).
+    #[test]
+    fn accepted_spellings_decode_to_the_written_form() {
+        let example = CrimeRecord::from_json(EXAMPLE_LINE).expect("the example decodes");
+        let cases = [
+            (r#""version":2"#, r#""version":"2""#),
+            (r#""cyber":true"#, r#""cyber":"true""#),
+            (r#"{"force""#, r#"{"extra":[1],"force""#),
+            (
+                r#""recorded_precision":"day""#,
+                r#""recorded_precision":null"#,
+            ),
+            (r#""recorded_precision":"day","#, ""),
+            (r#""victim_age":13"#, r#""victim_age":"13""#),
+            (
+                r#""transferred_to":"west-midlands""#,
+                r#""transferred_to":"West Midlands Police""#,
+            ),
+            (r#""offence_code":"71/17""#, r#""offence_code":"071.17""#),
+            (
+                r#""category":"violent-crime""#,
+                r#""category":"Violence and sexual offences""#,
+            ),
+            (
+                r#""outcome":"under-investigation""#,
+                r#""outcome":"Under investigation""#,
+            ),
+            (r#""lsoa":"E01014399""#, r#""lsoa":" e01014399 ""#),
+        ];
+        for (from, to) in cases {
+            let line = example_with(from, to);
+            assert_eq!(
+                CrimeRecord::from_json(&line).as_ref(),
+                Ok(&example),
+                "{line}"
+            );
+        }
+        // Blank optional values are absent.
+        let blank = example_with(r#""lsoa":"E01014399""#, r#""lsoa":" ""#);
+        assert_eq!(CrimeRecord::from_json(&blank).expect("blank").lsoa, None);
+    }
+
+    /// A month-precision record dated mid-month keeps its precision, so the month rule refuses
+    /// it; the same record at day precision, or on the 1st, passes.
+    #[test]
+    fn month_precision_is_kept_whatever_the_date_looks_like() {
+        let month = |date: &str| {
+            example_with(
+                r#""recorded_date":"2019-01-15","recorded_precision":"day""#,
+                &format!(r#""recorded_date":"{date}","recorded_precision":"month""#),
+            )
+        };
+        let mid = CrimeRecord::from_json(&month("2019-01-15")).expect("decodes");
+        assert_eq!(mid.recorded.precision, DatePrecision::Month);
+        let reject = validate(&mid, TODAY()).expect_err("mid-month");
+        assert_eq!(reject.code(), "bad-date", "{reject}");
+        for first in ["2019-01-01", "2019-01"] {
+            let record = CrimeRecord::from_json(&month(first)).expect(first);
+            assert_eq!(record.recorded, RecordedDate::month(2019, 1).unwrap());
+            assert_eq!(validate(&record, TODAY()), Ok(()), "{first}");
+        }
+        // Without a precision, the shape of the date says.
+        let shaped = example_with(
+            r#""recorded_date":"2019-01-15","recorded_precision":"day""#,
+            r#""recorded_date":"2019-01""#,
+        );
+        let record = CrimeRecord::from_json(&shaped).expect("month by shape");
+        assert_eq!(record.recorded.precision, DatePrecision::Month);
+    }
+
     #[test]
     fn rules_reject_each_broken_record_with_its_code() {
         for (record, code) in rule_cases() {
@@ -855,10 +1004,16 @@ mod tests {
     fn every_reject_code_is_reachable_and_listed_once() {
         let listed: BTreeSet<&str> = Reject::CODES.into_iter().collect();
         assert_eq!(listed.len(), Reject::CODES.len(), "duplicate code");
+        // An empty reference is absent when decoded (`missing-field`); built directly, it is
+        // its own reason.
+        let parts = [Reject::from(
+            crate::CrimeRef::new("").expect_err("empty reference"),
+        )];
         let reached: BTreeSet<&str> = decode_cases()
             .into_iter()
             .map(|(_, code)| code)
             .chain(rule_cases().into_iter().map(|(_, code)| code))
+            .chain(parts.iter().map(Reject::code))
             .collect();
         assert_eq!(reached, listed);
         for code in Reject::CODES {
